@@ -1,0 +1,111 @@
+# Atrium: one command to try it (`make run`), one to test it (`make test`).
+# Only Python 3.11+, git and make are needed; everything else is installed
+# into .venv/ from the pinned files in requirements/.
+
+PYTHON ?= python3
+VENV   ?= .venv
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+BIN     = $(VENV)/bin
+MANAGE  = $(BIN)/python manage.py
+STAMP   = $(VENV)/.installed
+
+# Databases the suite runs on in `make test` (PostgreSQL and SQLite) and the
+# Redis used for the channel layer in the PostgreSQL run.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/atrium
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
+
+export PYTHONDONTWRITEBYTECODE = 1
+
+.PHONY: run serve install migrate demo test test-sqlite test-postgres lint check-deploy \
+        check-migrations schema schema-check typecheck format lock vendor bench clean
+
+## make run: install, migrate, load the demo data and serve web + worker.
+run: install migrate demo
+	@$(BIN)/python -m portal.banner --host $(HOST) --port $(PORT)
+	@HOST=$(HOST) $(BIN)/honcho start -f Procfile -p $(PORT)
+
+## make serve: only serve (no install/migrate); used by the run-mode test.
+serve:
+	HOST=$(HOST) $(BIN)/honcho start -f Procfile -p $(PORT)
+
+install: $(STAMP)
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Atrium needs Python 3.11 or newer (found $$($(PYTHON) --version))."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/base.txt -r requirements/dev.txt
+	touch $(STAMP)
+
+migrate: install
+	@mkdir -p var
+	$(MANAGE) migrate --noinput
+
+demo: install
+	$(MANAGE) load_demo
+
+## make test: the whole suite, as CI runs it.
+test: install lint typecheck check-deploy check-migrations schema-check test-postgres test-sqlite
+
+test-sqlite: install
+	DATABASE_URL= REDIS_URL= $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	@$(BIN)/python -m portal.wait_for $(TEST_POSTGRES_URL) $(TEST_REDIS_URL)
+	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy
+
+check-deploy: install
+	DJANGO_SETTINGS_MODULE=portal.settings.production SECRET_KEY=ci-$$(date +%s%N)-not-a-real-secret-key-0123456789 \
+	  ALLOWED_HOSTS=atrium.example.org DATABASE_URL=sqlite:///var/ci-deploy.sqlite3 \
+	  $(MANAGE) check --deploy --fail-level WARNING
+
+check-migrations: install
+	$(MANAGE) makemigrations --check --dry-run
+
+## The OpenAPI schema is checked in (docs/openapi.yaml); `make schema` updates it.
+schema: install
+	$(MANAGE) spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+schema-check: install
+	@mkdir -p var
+	$(MANAGE) spectacular --validate --fail-on-warn --file var/openapi.yaml
+	diff -u docs/openapi.yaml var/openapi.yaml || \
+	  { echo "docs/openapi.yaml is out of date: run 'make schema' and commit it."; exit 1; }
+
+bench: install
+	$(BIN)/python -m pytest tests/perf -o python_files="bench_*.py" -p no:randomly -s -q
+
+## Maintainers: re-pin Python dependencies / re-vendor front-end files.
+lock: install
+	cd requirements && ../$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o base.txt base.in
+	cd requirements && ../$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o dev.txt dev.in
+
+vendor:
+	npm ci --no-audit --no-fund
+	rm -rf static/vendor && mkdir -p static/vendor/htmx static/vendor/bootstrap static/vendor/bootstrap-icons/fonts
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-ws/dist/ws.min.js static/vendor/htmx/
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/css/bootstrap.min.css.map \
+	   node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/dist/js/bootstrap.bundle.min.js.map \
+	   static/vendor/bootstrap/
+	cp node_modules/bootstrap-icons/font/bootstrap-icons.min.css static/vendor/bootstrap-icons/
+	cp node_modules/bootstrap-icons/font/fonts/bootstrap-icons.woff2 node_modules/bootstrap-icons/font/fonts/bootstrap-icons.woff \
+	   static/vendor/bootstrap-icons/fonts/
+	for p in htmx.org htmx-ext-ws bootstrap bootstrap-icons; do \
+	  node -e "const p=require('./node_modules/'+process.argv[1]+'/package.json');console.log(p.name+' '+p.version+' '+p.license)" $$p; \
+	done > static/vendor/VERSIONS.txt
+
+clean:
+	rm -rf $(VENV) var node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,68 @@
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template import loader
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from apps.tenancies.selectors import tenancy_list_for_user
+
+from .api import error_body
+from .health import run_checks
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Signed in: your tenancies. Signed out: the sign-in page, which says what Atrium is."""
+    if not request.user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    return render(request, "core/home.html", {"tenancies": tenancy_list_for_user(user=request.user)})
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database, channel layer and a worker are fine; 503 naming what is not."""
+    checks = run_checks()
+    failing = [check.name for check in checks if not check.ok]
+    body = {
+        "status": "unavailable" if failing else "ok",
+        "failing": failing,
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail, "ms": check.ms} for check in checks},
+    }
+    return JsonResponse(body, status=503 if failing else 200)
+
+
+# --- Error pages: HTML in the portal's style, JSON under /api/ -----------------
+
+_MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have permission to do that.",
+    404: "There is nothing here.",
+    500: "Something went wrong on our side. The operators have been told.",
+}
+
+
+def _error(request: HttpRequest, status: int, *, safe: bool = False) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(status, _MESSAGES[status]), status=status)
+    template = loader.get_template(f"errors/{status}.html")
+    # The 500 page renders without the request: context processors might be
+    # what failed (the database, for one).
+    context = {"status": status, "message": _MESSAGES[status], "debug": settings.DEBUG}
+    return HttpResponse(template.render(context, None if safe else request), status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, safe=True)

@@ -1,0 +1,8 @@
+"""Test settings: the base settings (so DATABASE_URL/REDIS_URL pick the
+database and channel layer), with fast password hashing."""
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Task enqueued in a test runs only when a worker (a real subprocess) takes it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

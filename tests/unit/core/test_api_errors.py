@@ -1,0 +1,78 @@
+"""Every API error has one JSON shape: {"error": {status, code, message, fields?}}."""
+
+import pytest
+from django.test import Client
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["status"] == status
+    assert error["code"] == code
+    assert error["message"]
+    return error
+
+
+@pytest.mark.django_db
+def test_api_root_lists_the_collections(client: Client):
+    response = client.get("/api/v1/")
+    assert response.status_code == 200
+    links = response.json()["links"]
+    assert links["tenancies"].endswith("/api/v1/tenancies/")
+    assert links["schema"].endswith("/api/v1/schema/")
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_json_404(client: Client):
+    error = assert_error(client.get("/api/v1/no-such-thing/"), 404, "not_found")
+    assert "/api/v1/no-such-thing/" in error["message"]
+
+
+@pytest.mark.django_db
+def test_not_signed_in_is_json_403(client: Client):
+    assert_error(client.get("/api/v1/me/"), 403, "not_authenticated")
+
+
+@pytest.mark.django_db
+def test_wrong_method_is_json_405(physicist_client: Client):
+    assert_error(physicist_client.delete("/api/v1/me/"), 405, "method_not_allowed")
+
+
+@pytest.mark.django_db
+def test_another_tenancys_object_is_json_404(physicist_client: Client, biology):
+    assert_error(physicist_client.get(f"/api/v1/tenancies/{biology.pk}/"), 404, "not_found")
+
+
+def test_validation_errors_carry_field_messages():
+    from rest_framework import serializers
+
+    from apps.core.api import exception_handler
+
+    class MachineForm(serializers.Serializer):  # the shape every create endpoint will have
+        name = serializers.CharField(max_length=5)
+        size = serializers.IntegerField()
+
+    form = MachineForm(data={"name": "far-too-long"})
+    assert not form.is_valid()
+    response = exception_handler(serializers.ValidationError(form.errors), {})
+    assert response is not None
+    assert response.status_code == 400
+    error = response.data["error"]
+    assert error["code"] == "invalid"
+    assert error["fields"] == {
+        "name": ["Ensure this field has no more than 5 characters."],
+        "size": ["This field is required."],
+    }
+
+
+def test_application_errors_keep_their_status_and_message():
+    from apps.core.api import exception_handler
+    from apps.core.errors import Conflict
+
+    response = exception_handler(Conflict("Machine is busy: a job is running on it."), {})
+    assert response is not None
+    assert response.status_code == 409
+    assert response.data == {
+        "error": {"status": 409, "code": "conflict", "message": "Machine is busy: a job is running on it."}
+    }

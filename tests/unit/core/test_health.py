@@ -1,0 +1,81 @@
+from datetime import timedelta
+
+import pytest
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from apps.jobs.models import WorkerHeartbeat
+
+
+def beat(seconds_ago: float, *, worker_id: str = "w1", stopped: bool = False) -> WorkerHeartbeat:
+    seen = timezone.now() - timedelta(seconds=seconds_ago)
+    return WorkerHeartbeat.objects.create(
+        worker_id=worker_id,
+        hostname="node1",
+        pid=123,
+        backend="database",
+        last_seen=seen,
+        stopped_at=seen if stopped else None,
+    )
+
+
+@pytest.mark.django_db
+def test_healthy_when_database_channel_layer_and_a_worker_are_fine(client: Client):
+    beat(1)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["failing"] == []
+    assert set(body["checks"]) == {"database", "channel_layer", "worker"}
+    assert body["checks"]["worker"]["detail"] == "1 worker alive"
+
+
+@pytest.mark.django_db
+def test_no_worker_ever_is_503_naming_the_worker(client: Client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["worker"]
+    assert "manage.py worker" in body["checks"]["worker"]["detail"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+@override_settings(ATRIUM_WORKER_HEARTBEAT_TIMEOUT=30)
+def test_stale_or_stopped_worker_is_503(client: Client):
+    beat(120, worker_id="old")
+    beat(1, worker_id="stopped", stopped=True)
+    body = client.get("/healthz").json()
+    assert body["failing"] == ["worker"]
+    assert "no worker heartbeat in the last 30 s" in body["checks"]["worker"]["detail"]
+
+
+@pytest.mark.django_db
+@override_settings(
+    CHANNEL_LAYERS={
+        # Nothing listens on port 9 of loopback: a real connection failure.
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]}}
+    }
+)
+def test_unreachable_channel_layer_is_503_naming_it(client: Client):
+    beat(1)
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    try:
+        response = client.get("/healthz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["channel_layer"]
+    assert (
+        "Connect" in body["checks"]["channel_layer"]["detail"] or "refused" in body["checks"]["channel_layer"]["detail"]
+    )
+
+
+@pytest.mark.django_db
+def test_healthz_is_not_cached(client: Client):
+    beat(1)
+    assert "no-cache" in client.get("/healthz")["Cache-Control"]
