@@ -95,7 +95,17 @@ def test_links_work_with_javascript_off(browser, portal):
     context.close()
 
 
-def test_an_operator_reaches_the_admin_and_error_pages_look_like_the_portal(page: Page, portal, screenshot):
+def test_api_docs_render_under_the_content_security_policy(page: Page, portal, screenshot, console_errors):
+    page.goto(f"{portal.url}api/v1/docs/")
+    expect(page.get_by_role("heading", name=re.compile("Atrium API"))).to_be_visible()
+    expect(page.get_by_text("/api/v1/tenancies/", exact=True).first).to_be_visible()
+    screenshot("api-docs")
+    assert console_errors == [], console_errors
+
+
+def test_an_operator_reaches_the_admin_and_error_pages_look_like_the_portal(
+    page: Page, portal, screenshot, console_errors
+):
     sign_in(page, portal.url, "operator")
     expect(page.get_by_role("heading", name="You are not in any tenancy yet")).to_be_visible()
     page.get_by_role("link", name="Admin", exact=True).click()
@@ -107,3 +117,5 @@ def test_an_operator_reaches_the_admin_and_error_pages_look_like_the_portal(page
     expect(page.get_by_role("heading", name="There is nothing here.")).to_be_visible()
     expect(page.get_by_role("link", name="Back to Atrium")).to_be_visible()
     screenshot("not-found")
+    # 404s are logged by the browser as failed loads; nothing else may be.
+    assert [e for e in console_errors if "404" not in e] == [], console_errors
