@@ -69,7 +69,7 @@ typecheck: install
 
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=portal.settings.production SECRET_KEY=ci-$$(date +%s%N)-not-a-real-secret-key-0123456789 \
-	  ALLOWED_HOSTS=atrium.example.org DATABASE_URL=sqlite:///var/ci-deploy.sqlite3 \
+	  ALLOWED_HOSTS=atrium.example.org DATABASE_URL=sqlite:///var/ci-deploy.sqlite3 ATRIUM_ENCRYPTION_SALT=ci-salt \
 	  $(MANAGE) check --deploy --fail-level WARNING
 
 check-migrations: install

@@ -8,6 +8,7 @@ class CloudAdmin(admin.ModelAdmin[Cloud]):
     list_display = ["name", "driver", "endpoint", "created_at"]
     list_filter = ["driver"]
     search_fields = ["name", "endpoint"]
+    exclude = ["credentials"]  # secrets never reach a browser; set them with a management command
 
 
 class MembershipInline(admin.TabularInline[Membership, Tenancy]):
@@ -21,6 +22,7 @@ class TenancyAdmin(admin.ModelAdmin[Tenancy]):
     list_display = ["name", "cloud", "project_id", "created_at"]
     list_filter = ["cloud"]
     search_fields = ["name", "project_id"]
+    exclude = ["credentials"]  # secrets never reach a browser
     inlines = [MembershipInline]
 
 

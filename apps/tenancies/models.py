@@ -1,12 +1,18 @@
 from django.conf import settings
 from django.db import models
+from encrypted_fields.fields import EncryptedJSONField
 
 
 class Cloud(models.Model):
-    """A cloud Atrium drives: a driver and where to reach it.
+    """A cloud Atrium drives: a driver, where to reach it, and how to log in.
 
-    Operators set clouds up in the admin. Credentials (encrypted) and driver
-    options arrive with the driver layer (apps/clouds).
+    Operators set clouds up in the admin. `options` holds the driver's
+    non-secret settings (region, interface, TLS verification, the local
+    cloud's simulated build time...); `credentials` the secret ones
+    (application credential id and secret...), encrypted at rest with a key
+    derived from SECRET_KEY and ATRIUM_ENCRYPTION_SALT, never shown to a
+    browser or written to a log. A tenancy may carry credentials of its own
+    (its project's application credential), which win over the cloud's.
     """
 
     class Driver(models.TextChoices):
@@ -16,6 +22,8 @@ class Cloud(models.Model):
     name = models.CharField(max_length=100, unique=True)
     driver = models.CharField(max_length=20, choices=Driver.choices, default=Driver.LOCAL)
     endpoint = models.URLField(blank=True, help_text="Identity (Keystone) URL; empty for the local cloud.")
+    options = models.JSONField(default=dict, blank=True, help_text="Driver settings that are not secret.")
+    credentials = EncryptedJSONField(default=dict, blank=True, help_text="Secret driver settings, stored encrypted.")
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -34,6 +42,9 @@ class Tenancy(models.Model):
     cloud = models.ForeignKey(Cloud, on_delete=models.PROTECT, related_name="tenancies")
     project_id = models.CharField(
         max_length=255, blank=True, help_text="The project (tenant) on the cloud this tenancy maps to."
+    )
+    credentials = EncryptedJSONField(
+        default=dict, blank=True, help_text="This project's own secret credentials, stored encrypted."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

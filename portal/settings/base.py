@@ -23,6 +23,10 @@ INSECURE_DEFAULT_SECRET_KEY = "django-insecure-atrium-embedded-mode-only-do-not-
 
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
+# With SECRET_KEY, derives the key that encrypts cloud credentials at rest
+# (django-fernet-encrypted-fields; SECRET_KEY_FALLBACKS keeps old data readable).
+SALT_KEY = env.list("ATRIUM_ENCRYPTION_SALT", default=["atrium-embedded-salt"])
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

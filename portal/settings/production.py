@@ -14,7 +14,7 @@ if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY
         "Production needs SECRET_KEY: a random value of at least 50 characters "
         "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))')."
     )
-for _name in ("DATABASE_URL", "ALLOWED_HOSTS"):
+for _name in ("DATABASE_URL", "ALLOWED_HOSTS", "ATRIUM_ENCRYPTION_SALT"):
     if not env.str(_name, default=""):
         raise ImproperlyConfigured(f"Production needs {_name} to be set explicitly (see the README).")
 if env.bool("DEBUG", default=False):

@@ -12,6 +12,7 @@ GOOD_KEY = "k" * 64
 
 def start_production(**env: str) -> subprocess.CompletedProcess[str]:
     full = base_env(DJANGO_SETTINGS_MODULE="portal.settings.production", **env)
+    full.setdefault("ATRIUM_ENCRYPTION_SALT", "a-salt")
     for name in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "DEBUG"):
         if name not in env:
             full.pop(name, None)
