@@ -1,6 +1,8 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from mozilla_django_oidc.views import OIDCAuthenticationRequestView
+
+from apps.accounts.oidc import CallbackView
 
 urlpatterns = [
     path("", include("apps.core.urls")),
@@ -8,9 +10,10 @@ urlpatterns = [
     path("tenancies/", include("apps.tenancies.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
+    # OIDC: start (/oidc/authenticate/) from the library, the callback our own.
+    path("oidc/callback/", CallbackView.as_view(), name="oidc_authentication_callback"),
+    path("oidc/authenticate/", OIDCAuthenticationRequestView.as_view(), name="oidc_authentication_init"),
 ]
-if settings.ATRIUM_OIDC_ENABLED:
-    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
 
 handler400 = "apps.core.views.bad_request"
 handler403 = "apps.core.views.permission_denied"

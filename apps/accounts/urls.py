@@ -6,6 +6,6 @@ app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.logout, name="logout"),
     path("me/", views.profile, name="profile"),
 ]

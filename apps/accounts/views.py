@@ -5,8 +5,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 
 from .forms import LoginForm
+from .oidc import logout_response
 
 
 class LoginView(auth_views.LoginView):
@@ -32,8 +34,11 @@ class LoginView(auth_views.LoginView):
         return context
 
 
-class LogoutView(auth_views.LogoutView):
-    """Signs out on POST (a form in the user menu), then back to the landing page."""
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """Sign out (POST, from the user menu or the profile page). A federated
+    session also ends at the identity provider (RP-initiated logout)."""
+    return logout_response(request)
 
 
 @login_required

@@ -73,7 +73,17 @@ class Membership(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     tenancy = models.ForeignKey(Tenancy, on_delete=models.CASCADE, related_name="memberships")
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Added by hand"
+        GROUPS = "groups", "From identity provider groups"
+
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    source = models.CharField(
+        max_length=20,
+        choices=Source.choices,
+        default=Source.MANUAL,
+        help_text="Memberships from groups are added and removed at each sign-in; manual ones are kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

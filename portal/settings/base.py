@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks",
@@ -81,6 +82,7 @@ ROOT_URLCONF = "portal.urls"
 ASGI_APPLICATION = "portal.asgi.application"
 WSGI_APPLICATION = "portal.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
 
 TEMPLATES = [
     {
@@ -167,11 +169,26 @@ OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", defau
 OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
 OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
 OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_OP_LOGOUT_ENDPOINT", default="")
+# The id_token's `iss` must be this (the library itself does not check it).
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
 OIDC_USE_PKCE = env.bool("OIDC_USE_PKCE", default=True)
+OIDC_TOKEN_USE_BASIC_AUTH = env.bool("OIDC_TOKEN_USE_BASIC_AUTH", default=True)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10)
+OIDC_STORE_ID_TOKEN = True  # for RP-initiated logout (id_token_hint)
+OIDC_OP_LOGOUT_URL_METHOD = "apps.accounts.oidc.provider_logout_url"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
 ATRIUM_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
 ATRIUM_OIDC_PROVIDER_NAME = env.str("ATRIUM_OIDC_PROVIDER_NAME", default="your institution")
-if ATRIUM_OIDC_ENABLED:
-    AUTHENTICATION_BACKENDS.insert(0, "mozilla_django_oidc.auth.OIDCAuthenticationBackend")
+# Which claim lists the person's groups, and which groups make someone an operator.
+ATRIUM_OIDC_GROUPS_CLAIM = env.str("ATRIUM_OIDC_GROUPS_CLAIM", default="groups")
+ATRIUM_OIDC_OPERATOR_GROUPS = env.list("ATRIUM_OIDC_OPERATOR_GROUPS", default=[])
+AUTHENTICATION_BACKENDS.insert(0, "apps.accounts.oidc.AtriumOIDCBackend")
+# Personal API tokens (django-rest-knox): keys start with this, so secret
+# scanners and people recognise them.
+ATRIUM_TOKEN_PREFIX = "atrium_"
+REST_KNOX = {"TOKEN_TTL": None, "TOKEN_PREFIX": ATRIUM_TOKEN_PREFIX, "AUTH_HEADER_PREFIX": "Token"}
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -194,7 +211,11 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.auth.ApiTokenAuthentication",
+        "apps.accounts.oidc.AtriumOIDCBearerAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

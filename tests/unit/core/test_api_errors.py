@@ -30,8 +30,10 @@ def test_unknown_api_path_is_json_404(client: Client):
 
 
 @pytest.mark.django_db
-def test_not_signed_in_is_json_403(client: Client):
-    assert_error(client.get("/api/v1/me/"), 403, "not_authenticated")
+def test_not_signed_in_is_json_401_saying_how_to_authenticate(client: Client):
+    response = client.get("/api/v1/me/")
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Token"
 
 
 @pytest.mark.django_db
