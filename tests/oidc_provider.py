@@ -41,7 +41,9 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": a.get("action") or "", "method": (a.get("method") or "get").lower(), "data": {}})
+            self.forms.append(
+                {"action": a.get("action") or "", "method": (a.get("method") or "get").lower(), "data": {}}
+            )
         elif tag in ("input", "button") and self.forms and a.get("name"):
             self.forms[-1]["data"][a["name"]] = a.get("value") or ""
 
@@ -57,7 +59,7 @@ class OidcProvider:
 
     @property
     def endpoints(self) -> dict[str, str]:
-        return requests.get(f"{self.issuer}/.well-known/openid-configuration", timeout=10).json()  # type: ignore[no-any-return]
+        return requests.get(f"{self.issuer}/.well-known/openid-configuration", timeout=10).json()
 
     def django_settings(self) -> dict[str, Any]:
         """The settings (mozilla-django-oidc's names) that point Atrium here."""
@@ -78,7 +80,9 @@ class OidcProvider:
         self.users[login] = claims
         self.users_file.write_text(json.dumps(self.users))
 
-    def sign_in(self, authorize_url: str, login: str, *, consent: bool = True, browser: requests.Session | None = None) -> str:
+    def sign_in(
+        self, authorize_url: str, login: str, *, consent: bool = True, browser: requests.Session | None = None
+    ) -> str:
         """Play the person at the provider: log in, consent. Returns the URL
         the provider sends the browser back to (the portal's callback)."""
         browser = browser or requests.Session()

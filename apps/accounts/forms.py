@@ -1,4 +1,7 @@
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+
+from apps.core.errors import ApplicationError
 
 
 class LoginForm(AuthenticationForm):
@@ -8,3 +11,49 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "class": "form-control"})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password", "class": "form-control"})
+
+
+class ServiceForm(forms.Form):
+    """A form whose data goes to a service: the service's field errors land on
+    the form's fields, so the page re-renders with them."""
+
+    def add_service_error(self, error: ApplicationError) -> None:
+        if not error.fields:
+            self.add_error(None, error.message)
+        for name, messages in error.fields.items():
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)
+
+
+EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+
+
+class ApiTokenForm(ServiceForm):
+    name = forms.CharField(
+        max_length=100,
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. laptop scripts"}),
+        help_text="What the token is for, so you know which one to revoke.",
+    )
+    expires_in_days = forms.TypedChoiceField(
+        choices=EXPIRY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Expires",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+
+class SshKeyForm(ServiceForm):
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. work laptop"}),
+        help_text="Optional; the key's comment is used if empty.",
+    )
+    public_key = forms.CharField(
+        widget=forms.Textarea(
+            attrs={"class": "form-control font-monospace", "rows": 4, "placeholder": "ssh-ed25519 AAAA… you@laptop"}
+        ),
+        help_text="The contents of your .pub file (ed25519, ECDSA or RSA of 2048 bits or more).",
+    )

@@ -4,7 +4,7 @@ from django.db import models
 from knox.models import AbstractAuthToken
 
 
-class User(AbstractUser):
+class User(AbstractUser):  # type: ignore[django-manager-missing]  # knox's untyped token relation
     """A person who signs in to Atrium.
 
     A federated user is keyed by the OpenID Connect issuer and subject (`sub`),
@@ -52,7 +52,7 @@ class GroupMapping(models.Model):
         return f"{self.group} → {self.tenancy} ({self.role})"
 
 
-class ApiToken(AbstractAuthToken):
+class ApiToken(AbstractAuthToken):  # type: ignore[misc]  # django-rest-knox ships no types
     """A personal API token (`Authorization: Token <key>`).
 
     Stored hashed by django-rest-knox (only `token_key`, the first characters,

@@ -53,7 +53,7 @@ class AtriumOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]  # the
             return user_sync_from_oidc(issuer=settings.OIDC_OP_ISSUER, claims=claims)
         except LoginRefused as refused:
             if request is not None:
-                request.atrium_login_error = refused.message  # type: ignore[attr-defined]
+                request.atrium_login_error = refused.message
             logger.info("Sign-in refused for sub=%s: %s", claims.get("sub"), refused.message)
             raise
 

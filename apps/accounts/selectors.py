@@ -9,7 +9,8 @@ from .models import ApiToken, SshPublicKey, User
 
 
 def api_token_list(*, user: User) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user=user).order_by("-created")
+    tokens: QuerySet[ApiToken] = ApiToken.objects.filter(user=user).order_by("-created")
+    return tokens
 
 
 def api_token_get(*, user: User, token_key: str) -> ApiToken:

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -66,12 +67,12 @@ def _memberships_sync(*, user: User, desired: dict[int, str]) -> None:
         if membership.source == Membership.Source.GROUPS and tenancy_id not in desired:
             membership.delete()
     for tenancy_id, role in desired.items():
-        membership = existing.get(tenancy_id)
-        if membership is None:
+        current = existing.get(tenancy_id)
+        if current is None:
             Membership.objects.create(user=user, tenancy_id=tenancy_id, role=role, source=Membership.Source.GROUPS)
-        elif membership.source == Membership.Source.GROUPS and membership.role != role:
-            membership.role = role
-            membership.save(update_fields=["role"])
+        elif current.source == Membership.Source.GROUPS and current.role != role:
+            current.role = role
+            current.save(update_fields=["role"])
 
 
 def user_sync_from_oidc(*, issuer: str, claims: dict[str, Any]) -> User:
@@ -101,12 +102,23 @@ def user_sync_from_oidc(*, issuer: str, claims: dict[str, Any]) -> User:
 
     with transaction.atomic():
         return _user_update_from_claims(
-            issuer=issuer, sub=sub, claims=claims, desired=desired, is_operator=is_operator, operator_groups=operator_groups
+            issuer=issuer,
+            sub=sub,
+            claims=claims,
+            desired=desired,
+            is_operator=is_operator,
+            operator_groups=operator_groups,
         )
 
 
 def _user_update_from_claims(
-    *, issuer: str, sub: str, claims: dict[str, Any], desired: dict[int, str], is_operator: bool, operator_groups: set[str]
+    *,
+    issuer: str,
+    sub: str,
+    claims: dict[str, Any],
+    desired: dict[int, str],
+    is_operator: bool,
+    operator_groups: set[str],
 ) -> User:
     user = User.objects.select_for_update().filter(oidc_issuer=issuer, oidc_subject=sub).first()
     fields = {
@@ -166,6 +178,11 @@ SSH_MIN_RSA_BITS = 2048
 def ssh_key_parse(public_key: str) -> tuple[str, str, int, str]:
     """(normalised key, type, bits, SHA256 fingerprint) of an OpenSSH public key
     line; ApplicationError with a field message when it is not a usable key."""
+    if "PRIVATE KEY" in public_key:
+        raise ApplicationError(
+            "That is a private key.",
+            fields={"public_key": ["This is a private key: never share it. Paste the public one (the .pub file)."]},
+        )
     text = " ".join(public_key.strip().split())
     parts = text.split(" ")
     if len(parts) < 2:
@@ -173,17 +190,17 @@ def ssh_key_parse(public_key: str) -> tuple[str, str, int, str]:
             "Not an SSH public key.",
             fields={"public_key": ["Paste one line like 'ssh-ed25519 AAAA… you@laptop' (your .pub file)."]},
         )
+    if parts[0] == "ssh-dss":
+        raise ApplicationError(
+            "DSA keys are not accepted.", fields={"public_key": ["DSA keys are insecure; use ed25519 or RSA."]}
+        )
     try:
         key = load_ssh_public_key(f"{parts[0]} {parts[1]}".encode())
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ApplicationError(
             "Not an SSH public key.",
             fields={"public_key": [f"This is not a valid OpenSSH public key ({exc})."]},
         ) from None
-    if isinstance(key, dsa.DSAPublicKey):
-        raise ApplicationError(
-            "DSA keys are not accepted.", fields={"public_key": ["DSA keys are insecure; use ed25519 or RSA."]}
-        )
     if isinstance(key, rsa.RSAPublicKey):
         bits = key.key_size
         if bits < SSH_MIN_RSA_BITS:
@@ -207,7 +224,9 @@ def ssh_key_add(*, user: User, name: str, public_key: str) -> SshPublicKey:
     name = name.strip() or (text.split(" ", 2)[2] if text.count(" ") >= 2 else key_type)
     name = name[:100]
     if SshPublicKey.objects.filter(user=user, fingerprint=fingerprint).exists():
-        raise ApplicationError("You have added this key already.", fields={"public_key": ["You have this key already."]})
+        raise ApplicationError(
+            "You have added this key already.", fields={"public_key": ["You have this key already."]}
+        )
     if SshPublicKey.objects.filter(user=user, name=name).exists():
         raise ApplicationError("Name taken.", fields={"name": ["You already have a key with that name."]})
     try:

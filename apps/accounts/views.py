@@ -1,14 +1,21 @@
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from .forms import LoginForm
+from apps.core.errors import ApplicationError, NotFound
+
+from .forms import ApiTokenForm, LoginForm, SshKeyForm
+from .models import User
 from .oidc import logout_response
+from .selectors import api_token_get, api_token_list, ssh_key_get, ssh_key_list
+from .services import api_token_create, api_token_revoke, ssh_key_add, ssh_key_delete
 
 
 class LoginView(auth_views.LoginView):
@@ -23,6 +30,13 @@ class LoginView(auth_views.LoginView):
         if not settings.ATRIUM_LOCAL_LOGIN:
             raise Http404("Local login is switched off.")
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        if settings.ATRIUM_LOCAL_LOGIN_STAFF_ONLY and not user.is_staff:
+            form.add_error(None, f"Please sign in with {settings.ATRIUM_OIDC_PROVIDER_NAME}.")
+            return self.form_invalid(form)
+        return super().form_valid(form)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -41,7 +55,70 @@ def logout(request: HttpRequest) -> HttpResponse:
     return logout_response(request)
 
 
+def _me(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # noqa: S101 - behind login_required
+    return request.user
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     """Who you are here, your tenancies, and signing out (works without JavaScript)."""
     return render(request, "accounts/profile.html")
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    """Your API tokens; a new one is shown once, right after it is made."""
+    user = _me(request)
+    form = ApiTokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, new_key = api_token_create(user=user, **form.cleaned_data)
+        except ApplicationError as error:
+            form.add_service_error(error)
+        else:
+            form = ApiTokenForm()
+            messages.success(request, f"Token “{token.name}” created. Copy it now: it is not shown again.")
+    return render(
+        request, "accounts/tokens.html", {"tokens": api_token_list(user=user), "form": form, "new_key": new_key}
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
+    try:
+        token = api_token_get(user=_me(request), token_key=token_key)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    api_token_revoke(token=token)
+    messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect("accounts:tokens")
+
+
+@login_required
+def ssh_key_list_view(request: HttpRequest) -> HttpResponse:
+    user = _me(request)
+    form = SshKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = ssh_key_add(user=user, **form.cleaned_data)
+        except ApplicationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"SSH key “{key.name}” added ({key.fingerprint}).")
+            return redirect("accounts:ssh-keys")
+    return render(request, "accounts/ssh_keys.html", {"keys": ssh_key_list(user=user), "form": form})
+
+
+@login_required
+@require_POST
+def ssh_key_delete_view(request: HttpRequest, key_id: int) -> HttpResponse:
+    try:
+        key = ssh_key_get(user=_me(request), key_id=key_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    ssh_key_delete(key=key)
+    messages.success(request, f"SSH key “{key.name}” removed.")
+    return redirect("accounts:ssh-keys")

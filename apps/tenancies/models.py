@@ -73,6 +73,7 @@ class Membership(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     tenancy = models.ForeignKey(Tenancy, on_delete=models.CASCADE, related_name="memberships")
+
     class Source(models.TextChoices):
         MANUAL = "manual", "Added by hand"
         GROUPS = "groups", "From identity provider groups"

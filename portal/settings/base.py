@@ -34,6 +34,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 ATRIUM_EMBEDDED = True
 # Local username/password login (embedded mode and break-glass operators).
 ATRIUM_LOCAL_LOGIN = env.bool("ATRIUM_LOCAL_LOGIN", default=True)
+# Local login for operators (staff) only: break-glass access while scientists use OIDC.
+ATRIUM_LOCAL_LOGIN_STAFF_ONLY = env.bool("ATRIUM_LOCAL_LOGIN_STAFF_ONLY", default=False)
 # Seconds after which a worker without a heartbeat counts as gone (/healthz).
 ATRIUM_WORKER_HEARTBEAT_TIMEOUT = env.int("ATRIUM_WORKER_HEARTBEAT_TIMEOUT", default=30)
 ATRIUM_WORKER_HEARTBEAT_INTERVAL = env.float("ATRIUM_WORKER_HEARTBEAT_INTERVAL", default=5.0)
@@ -82,7 +84,7 @@ ROOT_URLCONF = "portal.urls"
 ASGI_APPLICATION = "portal.asgi.application"
 WSGI_APPLICATION = "portal.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
-KNOX_TOKEN_MODEL = "accounts.ApiToken"
+KNOX_TOKEN_MODEL = "accounts.ApiToken"  # noqa: S105 - a model name, not a secret
 
 TEMPLATES = [
     {
@@ -187,7 +189,7 @@ ATRIUM_OIDC_OPERATOR_GROUPS = env.list("ATRIUM_OIDC_OPERATOR_GROUPS", default=[]
 AUTHENTICATION_BACKENDS.insert(0, "apps.accounts.oidc.AtriumOIDCBackend")
 # Personal API tokens (django-rest-knox): keys start with this, so secret
 # scanners and people recognise them.
-ATRIUM_TOKEN_PREFIX = "atrium_"
+ATRIUM_TOKEN_PREFIX = "atrium_"  # noqa: S105 - a public prefix, not a secret
 REST_KNOX = {"TOKEN_TTL": None, "TOKEN_PREFIX": ATRIUM_TOKEN_PREFIX, "AUTH_HEADER_PREFIX": "Token"}
 
 # --- Internationalisation ---------------------------------------------------

@@ -23,6 +23,7 @@ if env.bool("DEBUG", default=False):
 DEBUG = False
 ATRIUM_EMBEDDED = False
 ATRIUM_LOCAL_LOGIN = env.bool("ATRIUM_LOCAL_LOGIN", default=False)
+ATRIUM_LOCAL_LOGIN_STAFF_ONLY = env.bool("ATRIUM_LOCAL_LOGIN_STAFF_ONLY", default=True)
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.accounts.models import User
+from apps.accounts.models import ApiToken, SshPublicKey, User
 
 
 class MeSerializer(serializers.ModelSerializer[User]):
@@ -10,3 +10,31 @@ class MeSerializer(serializers.ModelSerializer[User]):
         model = User
         fields = ["id", "username", "display_name", "email", "first_name", "last_name", "is_staff"]
         read_only_fields = fields
+
+
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+    expires_in_days = serializers.IntegerField(
+        write_only=True, required=False, allow_null=True, min_value=1, max_value=3650, help_text="Omit for no expiry."
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["token_key", "name", "created", "expiry", "last_used_at", "expires_in_days"]
+        read_only_fields = ["token_key", "created", "expiry", "last_used_at"]
+        extra_kwargs = {"token_key": {"help_text": "The token's first characters, which identify it."}}
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The full key. Shown only in this answer: keep it safe.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+
+
+class SshPublicKeySerializer(serializers.ModelSerializer[SshPublicKey]):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    class Meta:
+        model = SshPublicKey
+        fields = ["id", "name", "public_key", "key_type", "bits", "fingerprint", "created_at"]
+        read_only_fields = ["id", "key_type", "bits", "fingerprint", "created_at"]

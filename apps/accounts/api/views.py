@@ -1,11 +1,21 @@
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from apps.accounts.models import User
+from apps.accounts.models import ApiToken, SshPublicKey, User
+from apps.accounts.selectors import api_token_get, api_token_list, ssh_key_get, ssh_key_list
+from apps.accounts.services import api_token_create, api_token_revoke, ssh_key_add, ssh_key_delete
 
-from .serializers import MeSerializer
+from .serializers import ApiTokenCreatedSerializer, ApiTokenSerializer, MeSerializer, SshPublicKeySerializer
+
+
+def _me(request: Request) -> User:
+    assert isinstance(request.user, User)  # noqa: S101 - IsAuthenticated ran first
+    return request.user
 
 
 class MeView(APIView):
@@ -13,5 +23,61 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer, operation_id="me_retrieve")
     def get(self, request: Request) -> Response:
-        assert isinstance(request.user, User)  # noqa: S101 - IsAuthenticated ran first
-        return Response(MeSerializer(request.user).data)
+        return Response(MeSerializer(_me(request)).data)
+
+
+class ApiTokenViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[ApiToken]
+):
+    """Your personal API tokens. The full key is in the create answer only."""
+
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.none()  # the real one, per user, is get_queryset
+    lookup_field = "token_key"
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return api_token_list(user=_me(self.request))
+
+    def get_object(self) -> ApiToken:
+        return api_token_get(user=_me(self.request), token_key=self.kwargs["token_key"])
+
+    @extend_schema(request=ApiTokenSerializer, responses={201: ApiTokenCreatedSerializer})
+    def create(self, request: Request) -> Response:
+        serializer = ApiTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = api_token_create(user=_me(request), **serializer.validated_data)
+        body = ApiTokenCreatedSerializer(token).data
+        body["token"] = key
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        api_token_revoke(token=instance)
+
+
+class SshPublicKeyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[SshPublicKey]
+):
+    """Your SSH public keys, put on the machines you create."""
+
+    serializer_class = SshPublicKeySerializer
+    queryset = SshPublicKey.objects.none()  # the real one, per user, is get_queryset
+
+    def get_queryset(self) -> QuerySet[SshPublicKey]:
+        return ssh_key_list(user=_me(self.request))
+
+    def get_object(self) -> SshPublicKey:
+        return ssh_key_get(user=_me(self.request), key_id=int(self.kwargs["pk"]))
+
+    @extend_schema(request=SshPublicKeySerializer, responses={201: SshPublicKeySerializer})
+    def create(self, request: Request) -> Response:
+        serializer: BaseSerializer[SshPublicKey] = SshPublicKeySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = ssh_key_add(
+            user=_me(request),
+            name=serializer.validated_data.get("name", ""),
+            public_key=serializer.validated_data["public_key"],
+        )
+        return Response(SshPublicKeySerializer(key).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: SshPublicKey) -> None:
+        ssh_key_delete(key=instance)

@@ -6,96 +6,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('tenancies', '0003_membership_source'),
+        ("accounts", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("tenancies", "0003_membership_source"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('digest', models.CharField(max_length=128, primary_key=True, serialize=False)),
-                ('token_key', models.CharField(db_index=True, max_length=25)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('expiry', models.DateTimeField(blank=True, null=True)),
-                ('name', models.CharField(max_length=100)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ("digest", models.CharField(max_length=128, primary_key=True, serialize=False)),
+                ("token_key", models.CharField(db_index=True, max_length=25)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("expiry", models.DateTimeField(blank=True, null=True)),
+                ("name", models.CharField(max_length=100)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'API token',
-                'ordering': ['-created'],
+                "verbose_name": "API token",
+                "ordering": ["-created"],
             },
         ),
         migrations.CreateModel(
-            name='GroupMapping',
+            name="GroupMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('group', models.CharField(help_text='A value of the groups claim, exactly as the provider sends it.', max_length=255)),
-                ('role', models.CharField(choices=[('member', 'Member'), ('manager', 'Manager')], default='member', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "group",
+                    models.CharField(
+                        help_text="A value of the groups claim, exactly as the provider sends it.", max_length=255
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("member", "Member"), ("manager", "Manager")], default="member", max_length=20
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['group', 'tenancy__name'],
+                "ordering": ["group", "tenancy__name"],
             },
         ),
         migrations.CreateModel(
-            name='SshPublicKey',
+            name="SshPublicKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('public_key', models.TextField()),
-                ('key_type', models.CharField(max_length=40)),
-                ('bits', models.PositiveIntegerField()),
-                ('fingerprint', models.CharField(help_text='SHA256 fingerprint, as `ssh-keygen -l` prints it.', max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("public_key", models.TextField()),
+                ("key_type", models.CharField(max_length=40)),
+                ("bits", models.PositiveIntegerField()),
+                (
+                    "fingerprint",
+                    models.CharField(help_text="SHA256 fingerprint, as `ssh-keygen -l` prints it.", max_length=100),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'SSH public key',
-                'ordering': ['name'],
+                "verbose_name": "SSH public key",
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='user',
-            name='oidc_issuer',
+            model_name="user",
+            name="oidc_issuer",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
-            model_name='user',
-            name='oidc_subject',
+            model_name="user",
+            name="oidc_subject",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(condition=models.Q(('oidc_subject', ''), _negated=True), fields=('oidc_issuer', 'oidc_subject'), name='user_unique_oidc_identity'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("oidc_subject", ""), _negated=True),
+                fields=("oidc_issuer", "oidc_subject"),
+                name="user_unique_oidc_identity",
+            ),
         ),
         migrations.AddField(
-            model_name='apitoken',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='auth_token_set', to=settings.AUTH_USER_MODEL),
+            model_name="apitoken",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="auth_token_set", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='groupmapping',
-            name='tenancy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='group_mappings', to='tenancies.tenancy'),
+            model_name="groupmapping",
+            name="tenancy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="group_mappings", to="tenancies.tenancy"
+            ),
         ),
         migrations.AddField(
-            model_name='sshpublickey',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ssh_keys', to=settings.AUTH_USER_MODEL),
+            model_name="sshpublickey",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="ssh_keys", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='groupmapping',
-            constraint=models.UniqueConstraint(fields=('group', 'tenancy'), name='groupmapping_unique_group_tenancy'),
+            model_name="groupmapping",
+            constraint=models.UniqueConstraint(fields=("group", "tenancy"), name="groupmapping_unique_group_tenancy"),
         ),
         migrations.AddConstraint(
-            model_name='sshpublickey',
-            constraint=models.UniqueConstraint(fields=('user', 'name'), name='sshkey_unique_name_per_user'),
+            model_name="sshpublickey",
+            constraint=models.UniqueConstraint(fields=("user", "name"), name="sshkey_unique_name_per_user"),
         ),
         migrations.AddConstraint(
-            model_name='sshpublickey',
-            constraint=models.UniqueConstraint(fields=('user', 'fingerprint'), name='sshkey_unique_key_per_user'),
+            model_name="sshpublickey",
+            constraint=models.UniqueConstraint(fields=("user", "fingerprint"), name="sshkey_unique_key_per_user"),
         ),
     ]

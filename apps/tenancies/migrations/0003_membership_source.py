@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenancies', '0002_cloud_options_and_credentials'),
+        ("tenancies", "0002_cloud_options_and_credentials"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='membership',
-            name='source',
-            field=models.CharField(choices=[('manual', 'Added by hand'), ('groups', 'From identity provider groups')], default='manual', help_text='Memberships from groups are added and removed at each sign-in; manual ones are kept.', max_length=20),
+            model_name="membership",
+            name="source",
+            field=models.CharField(
+                choices=[("manual", "Added by hand"), ("groups", "From identity provider groups")],
+                default="manual",
+                help_text="Memberships from groups are added and removed at each sign-in; manual ones are kept.",
+                max_length=20,
+            ),
         ),
     ]

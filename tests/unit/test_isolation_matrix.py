@@ -1,0 +1,149 @@
+"""Every route of the portal, as an outsider and as the owner.
+
+Each URL pattern must be listed below with what guards it. A new route that
+is not listed fails this test, so no page or endpoint ships without its
+isolation check. Object routes are fetched with another tenancy's (or another
+person's) object: that must be 404, never 403 and never the object; the owner
+must get it. Every page and list readable by the outsider must not show any
+of the other tenancy's or person's things.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from apps.accounts.services import api_token_create, ssh_key_add
+from tests.factories import MembershipFactory, TenancyFactory, UserFactory
+from tests.unit.accounts.test_ssh_keys import ED25519, openssh
+
+# Open to everyone (or only meaningful without a session).
+PUBLIC = {
+    "core:home",
+    "core:healthz",
+    "accounts:login",
+    "accounts:logout",
+    "api:root",
+    "api:schema",
+    "api:docs",
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
+}
+# The signed-in person's own view of themselves, no object id in the URL.
+OWN_PAGES = {
+    "accounts:profile",
+    "accounts:tokens",
+    "accounts:ssh-keys",
+    "api:me",
+    "api:token-list",
+    "api:ssh-key-list",
+    "api:tenancy-list",
+}
+# Routes that name an object: how to build the URL for a world's object, and the method.
+OBJECT_ROUTES: dict[str, tuple[str, Callable[["World"], dict[str, Any]]]] = {
+    "tenancies:detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:tenancy-detail": ("get", lambda w: {"pk": w.tenancy.pk}),
+    "api:token-detail": ("get", lambda w: {"token_key": w.token_key}),
+    "accounts:token-revoke": ("post", lambda w: {"token_key": w.token_key}),
+    "api:ssh-key-detail": ("get", lambda w: {"pk": w.ssh_key_id}),
+    "accounts:ssh-key-delete": ("post", lambda w: {"key_id": w.ssh_key_id}),
+}
+# Unnamed patterns allowed (by their regex).
+UNNAMED = {"api/v1/<path:rest>"}
+
+
+@dataclass
+class World:
+    """One person and their things, marked so leaks can be seen."""
+
+    user: Any
+    tenancy: Any
+    token_key: str
+    ssh_key_id: int
+    marker: str
+
+    def client(self) -> Client:
+        client = Client()
+        client.force_login(self.user)
+        return client
+
+
+def make_world(marker: str) -> World:
+    user = UserFactory(username=f"{marker}-user")
+    tenancy = TenancyFactory(name=f"{marker}-tenancy", description=f"{marker} description")
+    MembershipFactory(user=user, tenancy=tenancy)
+    token, _ = api_token_create(user=user, name=f"{marker}-token")
+    key = ssh_key_add(user=user, name=f"{marker}-key", public_key=ED25519 if marker == "ours" else openssh_new())
+    return World(user=user, tenancy=tenancy, token_key=token.token_key, ssh_key_id=key.pk, marker=marker)
+
+
+def openssh_new() -> str:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return openssh(ed25519.Ed25519PrivateKey.generate(), "theirs@box")
+
+
+def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            if ns == "admin":
+                continue  # the Django admin: staff only, its own permission checks
+            inner = f"{namespace}:{ns}" if namespace and ns else ns or namespace
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name or ""
+            yield name, prefix + str(entry.pattern)
+
+
+ALL_ROUTES = sorted(set(walk(get_resolver().url_patterns)))
+
+
+def test_every_route_is_listed_with_its_guard():
+    unlisted = [
+        (name, pattern)
+        for name, pattern in ALL_ROUTES
+        if (name and name not in PUBLIC | OWN_PAGES | set(OBJECT_ROUTES)) or (not name and pattern not in UNNAMED)
+    ]
+    assert unlisted == [], "List these routes in tests/unit/test_isolation_matrix.py with their guard"
+
+
+@pytest.fixture
+def worlds(db) -> tuple[World, World]:
+    return make_world("ours"), make_world("theirs")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(OBJECT_ROUTES))
+def test_another_worlds_object_is_404_and_the_owners_is_not(worlds, route):
+    ours, theirs = worlds
+    method, kwargs_of = OBJECT_ROUTES[route]
+    foreign = getattr(ours.client(), method)(reverse(route, kwargs=kwargs_of(theirs)))
+    assert foreign.status_code == 404, f"{route}: {foreign.status_code}"
+    assert theirs.marker not in foreign.content.decode()
+    own = getattr(theirs.client(), method)(reverse(route, kwargs=kwargs_of(theirs)))
+    assert own.status_code in (200, 204, 302), f"{route}: {own.status_code}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(OWN_PAGES | (PUBLIC - {"accounts:logout", "oidc_authentication_callback"})))
+def test_nothing_of_another_world_shows_on_any_page(worlds, route):
+    ours, theirs = worlds
+    response = ours.client().get(reverse(route))
+    assert response.status_code in (200, 302, 503), f"{route}: {response.status_code}"  # 503: /healthz, no worker
+    assert theirs.marker not in response.content.decode(), f"{route} shows another tenancy's or person's things"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(OWN_PAGES | set(OBJECT_ROUTES)))
+def test_signed_out_visitors_get_nothing(worlds, route):
+    _, theirs = worlds
+    method, kwargs_of = OBJECT_ROUTES.get(route, ("get", lambda w: {}))
+    response = getattr(Client(), method)(reverse(route, kwargs=kwargs_of(theirs)))
+    assert response.status_code in (302, 401, 403, 404), f"{route}: {response.status_code}"
+    if response.status_code == 302:
+        assert response["Location"].startswith("/accounts/login/")
+    assert theirs.marker not in response.content.decode()
