@@ -21,6 +21,8 @@ import psycopg
 import requests
 
 T = TypeVar("T")
+# Ports of the portals started in this test run (browser tests tell our pages from others').
+PORTAL_PORTS: set[int] = set()
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -112,16 +114,22 @@ def wait_healthy(url: str, portal_log: Path | None = None, timeout: float = 90) 
 
 
 @contextlib.contextmanager
-def running_portal(tmp_path: Path, *, database_url: str | None = None, **extra_env: str) -> Iterator[Portal]:
+def running_portal(
+    tmp_path: Path, *, database_url: str | None = None, port: int | None = None, **extra_env: str
+) -> Iterator[Portal]:
     """The `make run` stack: migrate, load the demo, then honcho with the Procfile.
 
     Without `database_url`, the portal gets a fresh database that is dropped after.
     """
     if database_url is None:
-        with isolated_database(tmp_path) as fresh, running_portal(tmp_path, database_url=fresh, **extra_env) as portal:
+        with (
+            isolated_database(tmp_path) as fresh,
+            running_portal(tmp_path, database_url=fresh, port=port, **extra_env) as portal,
+        ):
             yield portal
         return
-    port = free_port()
+    port = port or free_port()
+    PORTAL_PORTS.add(port)
     env = base_env(DATABASE_URL=database_url, ATRIUM_VAR_DIR=str(tmp_path), HOST="127.0.0.1", **extra_env)
     manage("migrate", "--noinput", env=env)
     manage("load_demo", env=env)

@@ -3,6 +3,7 @@
 in CI (ATRIUM_REQUIRE_BROWSER=1) a missing browser fails instead."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -52,10 +53,29 @@ def screenshot(page):
     return take
 
 
+@pytest.fixture(autouse=True)
+def loopback_only(context):
+    """The browser never reaches past loopback (the provider's development pages
+    link web fonts; those requests are aborted before any lookup)."""
+    context.route(re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/]).*"), lambda route: route.abort())
+
+
 @pytest.fixture
-def console_errors(page):
-    """Everything the browser reports as an error (CSP violations included)."""
+def console_errors(page, request):
+    """What the browser reports as an error on Atrium's own pages (CSP
+    violations included); other sites' pages (the identity provider) are not ours."""
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def on_console(message):
+        if message.type == "error" and _is_portal(page.url):
+            errors.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
     return errors
+
+
+def _is_portal(url: str) -> bool:
+    from tests.servers import PORTAL_PORTS
+
+    return any(f":{port}/" in url for port in PORTAL_PORTS)

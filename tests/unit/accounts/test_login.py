@@ -66,3 +66,24 @@ def test_local_login_can_be_switched_off(physicist, client: Client):
     response = client.post("/accounts/login/", {"username": "physicist", "password": "pw-for-tests"})
     assert response.status_code == 404
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+@override_settings(ATRIUM_LOCAL_LOGIN_STAFF_ONLY=True, ATRIUM_OIDC_PROVIDER_NAME="Example University")
+def test_break_glass_local_login_is_for_operators_only(physicist, client: Client):
+    from tests.factories import UserFactory
+
+    refused = client.post("/accounts/login/", {"username": "physicist", "password": "pw-for-tests"})
+    assert "Please sign in with Example University." in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    UserFactory(username="ops", is_staff=True)
+    ok = client.post("/accounts/login/", {"username": "ops", "password": "pw-for-tests"})
+    assert ok.status_code == 302
+
+
+@pytest.mark.django_db
+@override_settings(ATRIUM_OIDC_ENABLED=True, ATRIUM_OIDC_PROVIDER_NAME="Example University")
+def test_the_sign_in_page_offers_the_institution_first(client: Client):
+    page = client.get("/accounts/login/").content.decode()
+    assert "Sign in with Example University" in page
+    assert page.index("Sign in with Example University") < page.index('name="password"')
