@@ -117,3 +117,21 @@ def test_create_token_command_prints_a_working_token(capsys):
     assert Client().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}").json()["username"] == "robot"
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         call_command("create_token", "nobody")
+
+
+@pytest.mark.django_db
+def test_session_authenticated_writes_need_the_csrf_token(physicist):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(physicist)
+    response = create(browser, name="no-csrf")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]["message"]
+    assert not ApiToken.objects.exists()
+    browser.get("/accounts/tokens/")  # sets the CSRF cookie, as a page load does
+    ok = browser.post(
+        "/api/v1/tokens/",
+        {"name": "with-csrf"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value,
+    )
+    assert ok.status_code == 201
