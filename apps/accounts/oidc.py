@@ -9,6 +9,7 @@ page: the provider down, the login refused, a replayed or expired state, a
 token that does not verify.
 """
 
+import hashlib
 import logging
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -68,12 +70,25 @@ class AtriumOIDCBearerAuthentication(OIDCAuthentication):  # type: ignore[misc]
     def authenticate(self, request: Request) -> tuple[User, str] | None:
         if not settings.ATRIUM_OIDC_ENABLED:
             return None
+        token = self.get_access_token(request)
+        if not token:
+            return None
+        # The provider's answer for a token is remembered briefly, so a script's
+        # requests do not each cost a round trip to the provider.
+        cache_key = "oidc-bearer:" + hashlib.sha256(token.encode()).hexdigest()
+        user_id = cache.get(cache_key)
+        if user_id is not None:
+            user = User.objects.filter(pk=user_id, is_active=True).first()
+            if user is not None:
+                return user, token
         try:
             result: tuple[User, str] | None = super().authenticate(request)
         except LoginRefused as refused:
             raise exceptions.AuthenticationFailed(refused.message) from None
         except requests.RequestException:
             raise exceptions.AuthenticationFailed("The identity provider could not check this token.") from None
+        if result is not None:
+            cache.set(cache_key, result[0].pk, timeout=settings.ATRIUM_OIDC_BEARER_CACHE_SECONDS)
         return result
 
 

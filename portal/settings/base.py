@@ -190,6 +190,8 @@ ATRIUM_OIDC_PROVIDER_NAME = env.str("ATRIUM_OIDC_PROVIDER_NAME", default="your i
 # Which claim lists the person's groups, and which groups make someone an operator.
 ATRIUM_OIDC_GROUPS_CLAIM = env.str("ATRIUM_OIDC_GROUPS_CLAIM", default="groups")
 ATRIUM_OIDC_OPERATOR_GROUPS = env.list("ATRIUM_OIDC_OPERATOR_GROUPS", default=[])
+# Seconds an API request's OIDC access token, once checked at the provider, is trusted.
+ATRIUM_OIDC_BEARER_CACHE_SECONDS = env.int("ATRIUM_OIDC_BEARER_CACHE_SECONDS", default=60)
 AUTHENTICATION_BACKENDS.insert(0, "apps.accounts.oidc.AtriumOIDCBackend")
 # Personal API tokens (django-rest-knox): keys start with this, so secret
 # scanners and people recognise them.

@@ -254,3 +254,30 @@ def test_the_api_accepts_the_providers_access_tokens(oidc):
     bad = client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer not-a-token")
     assert bad.status_code == 401
     assert bad.json()["error"]["code"] == "authentication_failed"
+
+
+def test_bearer_tokens_are_checked_at_the_provider_once_then_trusted_briefly(oidc, settings, tmp_path):
+    brief = start_provider(tmp_path, redirect_uris=[CALLBACK])
+    brief.set_person("lise", email="lise@uni.example", groups=["physics-group"])
+    for name, value in brief.django_settings().items():
+        setattr(settings, name, value)
+    _, access_token = tokens_for(brief, "lise")
+    client = Client()
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code == 200
+    brief.stop()  # the provider is gone; the token was checked a moment ago
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code == 200
+    settings.ATRIUM_OIDC_BEARER_CACHE_SECONDS = 0
+    from django.core.cache import cache
+
+    cache.clear()
+    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    assert response.status_code == 401
+    assert "could not check this token" in response.json()["error"]["message"]
+
+
+def test_oidc_discover_prints_the_settings(oidc, capsys):
+    from django.core.management import call_command
+
+    call_command("oidc_discover", oidc.issuer)
+    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.split())
+    assert lines == {k: v for k, v in oidc.django_settings().items() if k.startswith("OIDC_OP_")}
