@@ -119,3 +119,35 @@ def test_an_operator_reaches_the_admin_and_error_pages_look_like_the_portal(
     screenshot("not-found")
     # 404s are logged by the browser as failed loads; nothing else may be.
     assert [e for e in console_errors if "404" not in e] == [], console_errors
+
+
+def test_a_scientist_adds_an_ssh_key_and_makes_an_api_token(page: Page, portal, screenshot, console_errors):
+    from tests.unit.accounts.test_ssh_keys import ED25519
+
+    sign_in(page, portal.url, "physicist")
+    page.get_by_role("button", name="Lise Meitner").click()
+    page.get_by_role("link", name="SSH keys").click()
+    page.get_by_label("Public key").fill("ssh-rsa AAAA-not-a-key me@laptop")
+    page.get_by_role("button", name="Add key").click()
+    expect(page.get_by_text("This is not a valid OpenSSH public key")).to_be_visible()
+    page.get_by_label("Public key").fill(ED25519)
+    page.get_by_role("button", name="Add key").click()
+    expect(page.get_by_role("alert")).to_contain_text("SSH key “lise@laptop” added (SHA256:")
+    expect(page.get_by_text("ssh-ed25519 · 256 bits")).to_be_visible()
+    screenshot("ssh-keys")
+
+    page.get_by_role("link", name="API tokens").click()
+    page.get_by_label("Name").fill("notebook")
+    page.get_by_label("Expires").select_option(label="90 days")
+    page.get_by_role("button", name="Create token").click()
+    key = page.get_by_label("New API token").input_value()
+    assert key.startswith("atrium_")
+    screenshot("tokens")
+    # The token works for the API, from outside the browser session.
+    me = page.request.get(f"{portal.url}api/v1/me/", headers={"Authorization": f"Token {key}", "Cookie": ""})
+    assert me.json()["username"] == "physicist"
+    page.reload()
+    expect(page.get_by_label("New API token")).to_have_count(0)  # shown once
+    page.get_by_role("button", name="Revoke notebook").click()
+    expect(page.get_by_role("alert")).to_contain_text("revoked")
+    assert console_errors == [], console_errors
