@@ -78,3 +78,19 @@ def test_application_errors_keep_their_status_and_message():
     assert response.data == {
         "error": {"status": 409, "code": "conflict", "message": "Machine is busy: a job is running on it."}
     }
+
+
+@pytest.mark.django_db
+def test_error_bodies_match_the_documented_schema(physicist_client: Client, biology):
+    import jsonschema
+
+    schema = physicist_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    error_schema = schema["components"]["schemas"]["Error"]
+    detail = schema["paths"]["/api/v1/tenancies/{id}/"]["get"]["responses"]
+    assert detail["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    for response in (
+        physicist_client.get(f"/api/v1/tenancies/{biology.pk}/"),
+        physicist_client.post("/api/v1/tokens/", {}, content_type="application/json"),
+        Client().get("/api/v1/me/"),
+    ):
+        jsonschema.validate(response.json(), error_schema)

@@ -1,0 +1,47 @@
+"""OpenAPI: every operation documents the one error format (apps.core.api)."""
+
+from typing import Any
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["status", "code", "message"],
+            "properties": {
+                "status": {"type": "integer", "example": 400},
+                "code": {"type": "string", "example": "invalid"},
+                "message": {"type": "string", "example": "Some fields are not valid."},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "example": {"name": ["This field may not be blank."]},
+                },
+            },
+        }
+    },
+}
+_DESCRIPTIONS = {
+    "400": "Bad input: `fields` names each field's problems.",
+    "401": "Not signed in: send a token (`Authorization: Token …` or `Bearer …`).",
+    "404": "No such object, or it belongs to a tenancy you are not a member of.",
+}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            codes = []
+            if operation.get("security") and {} not in operation["security"]:
+                codes.append("401")
+            if "{" in path:
+                codes.append("404")
+            if method in ("post", "put", "patch"):
+                codes.append("400")
+            for code in codes:
+                operation["responses"].setdefault(code, {"description": _DESCRIPTIONS[code], "content": ref})
+    return result
