@@ -164,15 +164,22 @@ def jobs_promote_waiting() -> int:
 
 
 def job_finish(
-    *, job: Job, state: str, error: str = "", result: Any = None, release: bool = True, message: str = ""
+    *,
+    job: Job,
+    state: str,
+    error: str = "",
+    result: Any = None,
+    release: bool = True,
+    message: str = "",
+    from_states: tuple[str, ...] = Job.ACTIVE_STATES,
 ) -> bool:
-    """Move a running (or queued) job to an end state; False if it already ended."""
+    """Move a job that is in one of `from_states` to an end state; False if it was not."""
     now = timezone.now()
     with transaction.atomic():
         updates: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now, "error": error}
         if state == Job.State.SUCCEEDED:
             updates.update(progress=100, result=result)
-        done = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(**updates)
+        done = Job.objects.filter(pk=job.pk, state__in=from_states).update(**updates)
         if not done:
             return False
         JobStage.objects.filter(job=job, state=JobStage.State.RUNNING).update(
@@ -191,10 +198,15 @@ def job_cancel(*, job: Job, user: User | None) -> Job:
     """Cancel a job: a queued one at once, a running one cooperatively (its
     code stops at the next check; a subprocess it runs is killed)."""
     who = user.username if user else "Atrium"
+    job.refresh_from_db()
     if not job.is_active:
         raise Conflict(f"Job #{job.pk} has already {job.state}; there is nothing to cancel.")
     if job.state == Job.State.QUEUED and job_finish(
-        job=job, state=Job.State.CANCELLED, error=f"Cancelled by {who}.", message=f"Cancelled by {who}."
+        job=job,
+        state=Job.State.CANCELLED,
+        error=f"Cancelled by {who}.",
+        message=f"Cancelled by {who}.",
+        from_states=(Job.State.QUEUED,),
     ):
         job.refresh_from_db()
         return job
