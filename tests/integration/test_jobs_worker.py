@@ -40,8 +40,8 @@ def test_two_jobs_on_one_target_run_one_after_the_other(tmp_path, physics, biolo
             on_busy="wait",
         )
         other = job_create(kind="test.steps", tenancy=biology, target=biology, params={"pause": 0.3})
-        for job in (first, second, other):
-            wait_for(lambda job=job: state(job) == Job.State.SUCCEEDED, f"job {job.pk} to succeed", logs=tmp_path)
+        jobs = (first, second, other)
+        wait_for(lambda: all(state(j) == Job.State.SUCCEEDED for j in jobs), "the jobs to succeed", logs=tmp_path)
     lines = marker.read_text().split()
     owners = [line.split(":")[0] for line in lines]
     # All of the first job's steps, then all of the second's: never interleaved.
