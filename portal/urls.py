@@ -2,10 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.jobs.urls import operator_urlpatterns
+
 urlpatterns = [
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("tenancies/", include("apps.tenancies.urls")),
+    path("tenancies/<int:tenancy_id>/", include("apps.jobs.urls")),
+    path("operators/", include((operator_urlpatterns, "operators"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
 ]

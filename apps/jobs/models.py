@@ -99,6 +99,12 @@ class Job(models.Model):
         return self.is_active and not self.cancel_requested
 
     @property
+    def kind_label(self) -> str:
+        from .registry import kind_label
+
+        return kind_label(self.kind)
+
+    @property
     def target_key(self) -> str:
         return f"{self.target_type_id}:{self.target_id}"
 
