@@ -241,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "apps.jobs.models.Job.State",
+        "JobStageStateEnum": "apps.jobs.models.JobStage.State",
+    },
 }
 
 # --- Security headers ---------------------------------------------------------
