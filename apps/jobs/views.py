@@ -78,12 +78,16 @@ def job_cancel_view(request: HttpRequest, tenancy_id: int, job_id: int) -> HttpR
     try:
         job = job_cancel(job=job, user=request.user)  # type: ignore[arg-type]  # login_required: a User
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        level, notice = messages.ERROR, exc.message
     else:
         if job.state == Job.State.CANCELLED:
-            messages.success(request, f"Job #{job.pk} is cancelled.")
+            level, notice = messages.SUCCESS, f"Job #{job.pk} is cancelled."
         else:
-            messages.info(request, f"Job #{job.pk} is stopping; it ends at its next safe point.")
+            level, notice = messages.INFO, f"Job #{job.pk} is stopping; it ends at its next safe point."
+    if request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware
+        job.refresh_from_db()
+        return render(request, "jobs/_summary.html", {"job": job, "stages": job.stages.all(), "notice": notice})
+    messages.add_message(request, level, notice)
     return redirect("jobs:detail", tenancy_id=tenancy_id, job_id=job_id)
 
 
