@@ -57,8 +57,10 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def workers(tmp_path: Path, count: int = 1, **env: str) -> Iterator[list[subprocess.Popen[bytes]]]:
-    started = [start_worker(tmp_path, f"worker{i}", **env) for i in range(count)]
+def workers(
+    tmp_path: Path, *, count: int = 1, env: dict[str, str] | None = None
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started = [start_worker(tmp_path, f"worker{i}", **(env or {})) for i in range(count)]
     try:
         yield started
     finally:

@@ -261,6 +261,8 @@ def jobs_recover_stale(*, now: datetime | None = None) -> list[Job]:
                 "the next sync re-reads what it had changed."
             )
             job_finish(job=job, state=state, error=message, message=message)
+            # Re-read the tenancy from its cloud soon, so whatever the job did is seen.
+            TenancySync.objects.filter(tenancy_id=job.tenancy_id).update(next_run_at=now)
         logger.warning("Recovered job %s from dead worker %s", job.pk, where)
         job.refresh_from_db()
         recovered.append(job)

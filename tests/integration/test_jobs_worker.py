@@ -122,7 +122,7 @@ def rq_backend(settings):
 
 
 def test_the_rq_backend_runs_jobs_and_retries_through_redis(tmp_path, physics, rq_backend):
-    with workers(tmp_path, **rq_backend):
+    with workers(tmp_path, env=rq_backend):
         job = job_create(kind="test.steps", tenancy=physics, target=physics, params={"flaky_until": 1})
         wait_for(lambda: state(job) == Job.State.SUCCEEDED, "the job to succeed through RQ", logs=tmp_path)
     assert job.attempts == 2

@@ -178,7 +178,10 @@ def running_job_of_a_dead_worker(tenancy, kind: str) -> Job:
 
 def test_a_job_of_a_dead_worker_is_failed_with_a_clear_message(physics):
     job = running_job_of_a_dead_worker(physics, "test.slow")
+    TenancySync.objects.create(tenancy=physics, next_run_at=timezone.now() + timedelta(hours=1))
     assert [j.pk for j in jobs_recover_stale()] == [job.pk]
+    # The tenancy is re-read from its cloud at the next worker round, not in an hour.
+    assert TenancySync.objects.get(tenancy=physics).next_run_at <= timezone.now()
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
     assert job.error.startswith("The worker running this job (node7:4242) stopped unexpectedly while it ran.")
