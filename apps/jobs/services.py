@@ -269,6 +269,29 @@ def jobs_recover_stale(*, now: datetime | None = None) -> list[Job]:
     return recovered
 
 
+def jobs_requeue_lost(*, now: datetime | None = None) -> list[Job]:
+    """Queued jobs whose turn it is (they hold their target) but that no worker
+    has taken for ATRIUM_JOB_REQUEUE_AFTER seconds: their task was lost (a
+    worker died between taking the task and starting the job, a Redis without
+    persistence restarted). Hand them to the backend again; a duplicate task is
+    harmless, as only one worker can move the job from queued to running."""
+    now = now or timezone.now()
+    quiet_since = now - timedelta(seconds=settings.ATRIUM_JOB_REQUEUE_AFTER)
+    lost = Job.objects.filter(state=Job.State.QUEUED, lock__isnull=False, updated_at__lt=quiet_since)
+    requeued = []
+    for job in lost:
+        with transaction.atomic():
+            claimed = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, updated_at=job.updated_at).update(
+                updated_at=now
+            )
+            if not claimed:
+                continue
+            _log(job.pk, "No worker took this job for a while; handed to the task backend again.")
+            job_enqueue_on_commit(job_id=job.pk)
+        requeued.append(job)
+    return requeued
+
+
 def _kind_or_none(name: str) -> Any:
     try:
         return kind_get(name)
@@ -343,5 +366,6 @@ def worker_maintenance() -> None:
     """What every worker does between heartbeats: recover jobs of dead workers,
     start jobs left waiting, and start due tenancy syncs. Safe with many workers."""
     jobs_recover_stale()
+    jobs_requeue_lost()
     jobs_promote_waiting()
     tenancy_syncs_start_due()

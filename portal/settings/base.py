@@ -163,6 +163,8 @@ ATRIUM_JOB_MODULES = env.list("ATRIUM_JOB_MODULES", default=[])
 ATRIUM_JOB_HEARTBEAT_INTERVAL = env.float("ATRIUM_JOB_HEARTBEAT_INTERVAL", default=1.0)
 # Seconds a cancelled job's subprocess gets after SIGTERM before SIGKILL.
 ATRIUM_JOB_KILL_GRACE = env.float("ATRIUM_JOB_KILL_GRACE", default=10.0)
+# Seconds a job may wait its turn untaken before it is handed to the backend again.
+ATRIUM_JOB_REQUEUE_AFTER = env.int("ATRIUM_JOB_REQUEUE_AFTER", default=900)
 # Seconds between two periodic syncs of a tenancy; 0 turns the periodic sync off.
 ATRIUM_SYNC_INTERVAL = env.int("ATRIUM_SYNC_INTERVAL", default=600)
 # With the in-memory channel layer the web process cannot hear workers: live

@@ -18,6 +18,7 @@ from apps.jobs.services import (
     job_create,
     jobs_promote_waiting,
     jobs_recover_stale,
+    jobs_requeue_lost,
     tenancy_syncs_start_due,
 )
 from apps.jobs.sync import register_tenancy_sync, unregister_tenancy_sync
@@ -237,3 +238,18 @@ def test_the_periodic_sync_can_be_turned_off(physics, settings):
     settings.ATRIUM_SYNC_INTERVAL = 0
     assert tenancy_syncs_start_due() == []
     assert not Job.objects.exists()
+
+
+def test_a_job_whose_task_was_lost_is_enqueued_again(physics, settings):
+    settings.ATRIUM_JOB_REQUEUE_AFTER = 900
+    job = steps_job(physics)
+    waiting = job_create(kind="test.steps", tenancy=physics, target=physics, on_busy="wait")
+    assert jobs_requeue_lost() == []  # recent
+    later = timezone.now() + timedelta(seconds=901)
+    tasks = DBTaskResult.objects.count()
+    assert [j.pk for j in jobs_requeue_lost(now=later)] == [job.pk]  # not the one waiting its turn
+    assert DBTaskResult.objects.count() == tasks + 1
+    assert jobs_requeue_lost() == []  # just handed over
+    assert job_run(job.pk) == "succeeded"
+    assert job_run(job.pk).startswith("skipped")  # the first task, arriving late, does nothing
+    assert waiting.pk != job.pk
