@@ -114,7 +114,6 @@ def rq_backend(settings):
     settings.ATRIUM_JOB_QUEUE = queue
     settings.RQ_QUEUES = {queue: {"URL": url}, "default": {"URL": url}}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", queue]}}
-    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django_rq"]
     yield {"REDIS_URL": url, "TASK_BACKEND": "rq", "ATRIUM_JOB_QUEUE": queue}
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(f"rq:*{queue}*"):
