@@ -26,17 +26,17 @@ def worker_database_url() -> str:
 
 
 def start_worker(tmp_path: Path, name: str = "worker", **env: str) -> subprocess.Popen[bytes]:
-    environment = base_env(
-        DATABASE_URL=worker_database_url(),
-        ATRIUM_VAR_DIR=str(tmp_path),
-        ATRIUM_JOB_MODULES="tests.jobkinds",
-        ATRIUM_WORKER_HEARTBEAT_INTERVAL="0.3",
-        ATRIUM_WORKER_HEARTBEAT_TIMEOUT="2",
-        ATRIUM_JOB_HEARTBEAT_INTERVAL="0.2",
-        ATRIUM_JOB_KILL_GRACE="2",
-        ATRIUM_SYNC_INTERVAL="0",  # tests start syncs themselves
-        **env,
-    )
+    settings = {
+        "DATABASE_URL": worker_database_url(),
+        "ATRIUM_VAR_DIR": str(tmp_path),
+        "ATRIUM_JOB_MODULES": "tests.jobkinds",
+        "ATRIUM_WORKER_HEARTBEAT_INTERVAL": "0.3",
+        "ATRIUM_WORKER_HEARTBEAT_TIMEOUT": "2",
+        "ATRIUM_JOB_HEARTBEAT_INTERVAL": "0.2",
+        "ATRIUM_JOB_KILL_GRACE": "2",
+        "ATRIUM_SYNC_INTERVAL": "0",  # tests start syncs themselves, unless they say otherwise
+    }
+    environment = base_env(**{**settings, **env})
     return subprocess.Popen(
         [sys.executable, "manage.py", "worker", "--interval", "0.1", "--worker-id", f"{name}-{os.getpid()}"],
         cwd=ROOT,

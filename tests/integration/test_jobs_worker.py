@@ -5,12 +5,14 @@ subprocess, and the RQ backend against the real Redis."""
 import os
 import secrets
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
+from django.utils import timezone
 
-from apps.jobs.models import Job
+from apps.jobs.models import Job, TenancySync, WorkerHeartbeat
 from apps.jobs.services import job_cancel, job_create
 from tests.workers import start_worker, stop, wait_for, workers
 
@@ -80,6 +82,31 @@ def test_a_job_whose_worker_is_killed_is_recovered(tmp_path, physics, kind, end_
         assert job.attempts == 2
     # The target is free again.
     job_create(kind="test.steps", tenancy=physics, target=physics)
+
+
+def sweeps_done(since, count: int) -> bool:
+    """Every live worker has beaten (and swept) again a second after `since`."""
+    later = since + timedelta(seconds=1)
+    beats = WorkerHeartbeat.objects.filter(stopped_at__isnull=True)
+    return beats.count() == count and not beats.filter(last_seen__lt=later).exists()
+
+
+def test_several_workers_start_each_periodic_sync_once_and_a_restart_keeps_the_schedule(tmp_path, physics, biology):
+    syncs = Job.objects.filter(kind="tenancy.sync")
+    with workers(tmp_path, count=2, env={"ATRIUM_SYNC_INTERVAL": "3600"}):
+        wait_for(lambda: syncs.filter(state=Job.State.SUCCEEDED).count() == 2, "a sync of each", logs=tmp_path)
+        since = timezone.now()
+        wait_for(lambda: sweeps_done(since, 2), "both workers to sweep a few more times", logs=tmp_path)
+    assert sorted(syncs.values_list("target_repr", flat=True)) == ["Biology", "Physics"]
+    assert all(job.requested_by is None for job in syncs)
+    next_run = TenancySync.objects.get(tenancy=physics).next_run_at
+
+    with workers(tmp_path, env={"ATRIUM_SYNC_INTERVAL": "3600"}):
+        since = timezone.now()
+        wait_for(lambda: sweeps_done(since, 1), "the restarted worker to sweep", logs=tmp_path)
+    # The schedule lives in the database: a restart starts nothing that is not due.
+    assert syncs.count() == 2
+    assert TenancySync.objects.get(tenancy=physics).next_run_at == next_run
 
 
 def process_gone(pid: int) -> bool:
