@@ -15,7 +15,7 @@ from apps.core.errors import ApplicationError, NotFound
 from .filtersets import JobFilterSet
 from .models import Job
 from .selectors import job_get_for_user, job_list_for_operators, job_list_for_tenancy, job_log_lines
-from .services import job_cancel, tenancy_sync_start
+from .services import SYNC_KIND, job_cancel, tenancy_sync_start
 
 LOG_LINES_SHOWN = 1000
 
@@ -101,6 +101,11 @@ def tenancy_sync_view(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     try:
         job = tenancy_sync_start(tenancy=tenancy, requested_by=request.user)  # type: ignore[arg-type]
     except ApplicationError as exc:
+        busy_with = exc.extra.get("job_id")
+        if busy_with and Job.objects.filter(pk=busy_with, kind=SYNC_KIND).exists():
+            # Already refreshing (the periodic sync, or someone else's click): follow that one.
+            messages.info(request, f"{tenancy.name} is being refreshed already: job #{busy_with}.")
+            return redirect("jobs:detail", tenancy_id=tenancy_id, job_id=busy_with)
         messages.error(request, exc.message)
         return redirect("tenancies:detail", tenancy_id=tenancy_id)
     messages.success(request, f"Refreshing {tenancy.name}: job #{job.pk} started.")

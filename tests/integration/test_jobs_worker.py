@@ -154,3 +154,23 @@ def test_the_rq_backend_runs_jobs_and_retries_through_redis(tmp_path, physics, r
     assert job.attempts == 2
     assert "Trying again in 0.2 s" in log_text(job)
     assert job.worker_id.startswith("worker0-")
+
+
+def test_a_job_whose_rq_worker_is_killed_is_resumed_through_redis(tmp_path, physics, rq_backend):
+    doomed = start_worker(tmp_path, "doomed", **rq_backend)
+    try:
+        job = job_create(
+            kind="test.slow_resumable", tenancy=physics, target=physics, params={"hang_first": True, "seconds": 120}
+        )
+        wait_for(lambda: "waiting 120 s" in log_text(job), "the job to start", logs=tmp_path)
+    finally:
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+    rescuer = start_worker(tmp_path, "rescuer", **rq_backend)
+    try:
+        wait_for(lambda: state(job) == Job.State.SUCCEEDED, "the job to run again", timeout=40, logs=tmp_path)
+    finally:
+        stop(rescuer)
+    assert "stopped unexpectedly; running it again" in log_text(job)
+    assert job.attempts == 2
+    assert job.worker_id.startswith("rescuer-")

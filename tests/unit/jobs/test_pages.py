@@ -63,8 +63,13 @@ def test_cancelling_and_refreshing_from_the_page(physicist_client, physics):
     assert "Refreshing Physics: job #" in page
     assert "Cancel job" in page
 
-    again = physicist_client.post(f"/tenancies/{physics.pk}/sync/", follow=True)
-    assert f"Physics is busy with job #{sync.pk} (Sync tenancy)" in again.content.decode()
+    again = physicist_client.post(f"/tenancies/{physics.pk}/sync/")
+    assert again["Location"] == f"/tenancies/{physics.pk}/jobs/{sync.pk}/"  # follow the sync already running
+    assert (
+        f"Physics is being refreshed already: job #{sync.pk}."
+        in physicist_client.get(again["Location"]).content.decode()
+    )
+    assert Job.objects.filter(kind="tenancy.sync").count() == 1
 
     cancelled = physicist_client.post(f"/tenancies/{physics.pk}/jobs/{sync.pk}/cancel/", follow=True)
     assert f"Job #{sync.pk} is cancelled." in cancelled.content.decode()

@@ -10,6 +10,7 @@ dead workers, start jobs left waiting, start due tenancy syncs.
 import logging
 import threading
 from argparse import ArgumentParser
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -27,13 +28,24 @@ from apps.jobs.services import (
 
 logger = logging.getLogger("apps.jobs.worker")
 
+# What a backend's worker gives the command: run (blocks until told to stop),
+# a tick for the heartbeat thread, and a clean-up.
+WorkerParts = tuple[Callable[[], None], Callable[[], None] | None, Callable[[], None]]
+
+
+def _nothing() -> None:
+    pass
+
 
 class Heartbeat(threading.Thread):
-    def __init__(self, worker_id: str, interval: float, maintenance: bool = True):
+    def __init__(
+        self, worker_id: str, interval: float, maintenance: bool = True, tick: Callable[[], None] | None = None
+    ):
         super().__init__(name="heartbeat", daemon=True)
         self.worker_id = worker_id
         self.interval = interval
         self.maintenance = maintenance
+        self.tick = tick
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -43,6 +55,8 @@ class Heartbeat(threading.Thread):
                 worker_heartbeat_beat(worker_id=self.worker_id)
                 if self.maintenance:
                     worker_maintenance()
+                if self.tick is not None:
+                    self.tick()
             except Exception:
                 logger.exception("Heartbeat failed; retrying in %s s", self.interval)
         connection.close()
@@ -65,23 +79,26 @@ class Command(BaseCommand):
         self, *args: Any, queue_name: str, interval: float, worker_id: str, no_maintenance: bool, **options: Any
     ) -> None:
         backend = str(settings.TASKS["default"]["BACKEND"])
+        worker_id = worker_id or get_random_string(32)
         if backend.startswith("django_tasks_db."):
-            run = self._run_database
+            run, tick, finish = self._database_worker(queue_name, interval, worker_id)
         elif backend.startswith("django_tasks_rq."):
-            run = self._run_rq
+            run, tick, finish = self._rq_worker(queue_name, worker_id)
         else:
             raise CommandError(f"TASK_BACKEND {settings.TASK_BACKEND!r} has no worker to run here.")
-        worker_id = worker_id or get_random_string(32)
         runner.WORKER_ID = worker_id
         worker_heartbeat_start(worker_id=worker_id, backend=settings.TASK_BACKEND)
-        heartbeat = Heartbeat(worker_id, settings.ATRIUM_WORKER_HEARTBEAT_INTERVAL, maintenance=not no_maintenance)
+        heartbeat = Heartbeat(
+            worker_id, settings.ATRIUM_WORKER_HEARTBEAT_INTERVAL, maintenance=not no_maintenance, tick=tick
+        )
         heartbeat.start()
         self.stdout.write(f"Worker {worker_id} started ({settings.TASK_BACKEND}, queues: {queue_name}).")
         try:
-            run(queue_name, interval, worker_id)
+            run()
         finally:
             heartbeat.stopping.set()
             heartbeat.join(timeout=5)
+            finish()
             close_old_connections()
             worker_heartbeat_stop(worker_id=worker_id)
             self.stdout.write(f"Worker {worker_id} stopped.")
@@ -90,7 +107,7 @@ class Command(BaseCommand):
         configured = sorted(settings.TASKS["default"].get("QUEUES", ["default"]))
         return configured if queue_name == "*" else queue_name.split(",")
 
-    def _run_database(self, queue_name: str, interval: float, worker_id: str) -> None:
+    def _database_worker(self, queue_name: str, interval: float, worker_id: str) -> WorkerParts:
         from django_tasks_db.management.commands.db_worker import Worker
 
         worker = Worker(
@@ -104,11 +121,12 @@ class Command(BaseCommand):
             excluded_queue_names=[],
         )
         worker.configure_signals()
-        worker.run()
+        return worker.run, None, _nothing
 
-    def _run_rq(self, queue_name: str, interval: float, worker_id: str) -> None:
+    def _rq_worker(self, queue_name: str, worker_id: str) -> WorkerParts:
         import django_rq
         from django_tasks_rq.backend import Job as TaskJob
+        from rq.scheduler import RQScheduler
         from rq.worker import SimpleWorker
 
         # SimpleWorker runs jobs in this process (no fork), like the database
@@ -119,5 +137,18 @@ class Command(BaseCommand):
             worker_class=SimpleWorker,  # type: ignore[arg-type]  # a Worker subclass; django-rq's hint is narrower
             name=worker_id,
         )
-        # The scheduler moves jobs whose run_after has come (retries) onto the queue.
-        worker.work(with_scheduler=True, logging_level=settings.LOG_LEVEL)
+        # RQ's scheduler (it moves jobs whose run_after has come, i.e. retries,
+        # onto the queue) runs in the heartbeat thread, not in the forked process
+        # RQ would start: that process outlives a worker killed with SIGKILL.
+        # One worker at a time holds its Redis lock, which expires if that worker dies.
+        scheduler = RQScheduler(worker.queues, connection=worker.connection, name=f"{worker_id}-scheduler")
+
+        def tick() -> None:
+            # rq leaves these two unannotated.
+            if scheduler.acquire_locks():  # type: ignore[no-untyped-call]
+                scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+
+        def run() -> None:
+            worker.work(with_scheduler=False, logging_level=settings.LOG_LEVEL)
+
+        return run, tick, scheduler.release_locks
