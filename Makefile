@@ -50,7 +50,7 @@ demo: install
 test: install lint typecheck check-deploy check-migrations schema-check test-postgres test-sqlite
 
 test-sqlite: install
-	DATABASE_URL= REDIS_URL= $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL= REDIS_URL= ATRIUM_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: install
 	@$(BIN)/python -m portal.wait_for $(TEST_POSTGRES_URL) $(TEST_REDIS_URL)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("docs/", api_docs_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.tenancies.api.urls")),
+    path("", include("apps.jobs.api.urls")),
     # Anything else under /api/v1/ is a JSON 404, never an HTML page.
     path("<path:rest>", api_not_found),
 ]

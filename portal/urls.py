@@ -4,10 +4,14 @@ from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from apps.accounts.oidc import CallbackView
 
+from apps.jobs.urls import operator_urlpatterns
+
 urlpatterns = [
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("tenancies/", include("apps.tenancies.urls")),
+    path("tenancies/<int:tenancy_id>/", include("apps.jobs.urls")),
+    path("operators/", include((operator_urlpatterns, "operators"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
     # OIDC: start (/oidc/authenticate/) from the library, the callback our own.

@@ -1,12 +1,340 @@
-"""Writes for worker plumbing."""
+"""Writes for jobs and worker plumbing.
 
+A job is created in the caller's transaction and handed to the task backend
+only after that transaction commits. It holds a lock on its target
+(`JobLock`) from the moment it may run until it ends; a second job on a busy
+target is refused (Conflict) or waits for its turn (`on_busy="wait"`).
+"""
+
+import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
-from .models import WorkerHeartbeat
+from apps.accounts.models import User
+from apps.core.errors import Conflict
+from apps.tenancies.models import Tenancy
+
+from .events import job_changed_publish
+from .models import Job, JobLock, JobLogLine, JobStage, TenancySync, WorkerHeartbeat
+from .registry import kind_get, kind_label
+
+logger = logging.getLogger("apps.jobs")
+
+OnBusy = Literal["refuse", "wait"]
+
+SYNC_KIND = "tenancy.sync"
+
+
+# --- creating and enqueueing -----------------------------------------------------
+
+
+def _target_key(target_type: ContentType, target_id: Any) -> str:
+    return f"{target_type.pk}:{target_id}"
+
+
+def _lock_acquire(job: Job) -> bool:
+    """Take the target's lock for `job`; False when another job holds it."""
+    try:
+        with transaction.atomic():
+            JobLock.objects.create(target_key=job.target_key, job=job)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _enqueue_now(job_id: int, run_after: datetime | None = None) -> None:
+    from .tasks import run_job
+
+    task = run_job.using(queue_name=settings.ATRIUM_JOB_QUEUE)
+    if run_after is not None:
+        task = task.using(run_after=run_after)
+    result = task.enqueue(job_id)
+    Job.objects.filter(pk=job_id).update(task_id=str(result.id))
+
+
+def job_enqueue_on_commit(*, job_id: int, run_after: datetime | None = None) -> None:
+    """Hand the job to the task backend once the current transaction commits
+    (at once outside one), so a worker never looks for a row not yet visible."""
+    transaction.on_commit(lambda: _enqueue_now(job_id, run_after))
+
+
+@transaction.atomic
+def job_create(
+    *,
+    kind: str,
+    tenancy: Tenancy,
+    target: Model,
+    requested_by: User | None = None,
+    params: dict[str, Any] | None = None,
+    on_busy: OnBusy = "refuse",
+) -> Job:
+    """Record a job on `target` and enqueue it after the transaction commits.
+
+    Raises Conflict when the target is busy with another job and `on_busy` is
+    "refuse"; with "wait" the job stays queued until the other one ends.
+    """
+    job_kind = kind_get(kind)
+    job = Job.objects.create(
+        kind=kind,
+        tenancy=tenancy,
+        requested_by=requested_by,
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=str(target.pk),
+        target_repr=str(target)[:200],
+        params=params or {},
+        max_attempts=job_kind.max_attempts,
+    )
+    if _lock_acquire(job):
+        job_enqueue_on_commit(job_id=job.pk)
+        _log(job.pk, f"Queued by {requested_by.username if requested_by else 'Atrium'}.")
+    else:
+        holder = JobLock.objects.filter(target_key=job.target_key).select_related("job").first()
+        busy = f"job #{holder.job.pk} ({kind_label(holder.job.kind)})" if holder else "another job"
+        if on_busy == "refuse":
+            raise Conflict(
+                f"{job.target_repr} is busy with {busy}; try again when it has finished.",
+                extra={"job_id": holder.job.pk if holder else None},
+            )
+        _log(job.pk, f"Waiting for {busy} on {job.target_repr} to finish.")
+    transaction.on_commit(lambda: job_changed_publish(tenancy_id=tenancy.pk, job_id=job.pk, created=True))
+    return job
+
+
+def _log(job_id: int, message: str, level: str = JobLogLine.Level.INFO) -> None:
+    JobLogLine.objects.create(job_id=job_id, message=message, level=level)
+    Job.objects.filter(pk=job_id).update(updated_at=timezone.now())
+
+
+def job_log(*, job: Job, message: str, level: str = JobLogLine.Level.INFO) -> None:
+    _log(job.pk, message, level)
+    job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
+
+
+# --- ending, the lock and the next in line -------------------------------------------
+
+
+@transaction.atomic
+def job_release(*, job: Job) -> Job | None:
+    """Free the job's target and start the oldest job waiting for it, if any."""
+    JobLock.objects.filter(job=job).delete()
+    return _promote_next(job.target_type_id, job.target_id)
+
+
+def _promote_next(target_type_id: int, target_id: str) -> Job | None:
+    waiting = (
+        Job.objects.filter(
+            target_type_id=target_type_id, target_id=target_id, state=Job.State.QUEUED, lock__isnull=True
+        )
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if waiting is None or not _lock_acquire(waiting):
+        return None
+    _log(waiting.pk, "Its turn: the target is free.")
+    job_enqueue_on_commit(job_id=waiting.pk)
+    tenancy_id, job_id = waiting.tenancy_id, waiting.pk
+    transaction.on_commit(lambda: job_changed_publish(tenancy_id=tenancy_id, job_id=job_id))
+    return waiting
+
+
+def jobs_promote_waiting() -> int:
+    """Start waiting jobs whose target nobody holds (a job that ended while a
+    waiting one was still being created leaves such a job behind)."""
+    promoted = 0
+    targets = (
+        Job.objects.filter(state=Job.State.QUEUED, lock__isnull=True, cancel_requested=False)
+        .values_list("target_type_id", "target_id")
+        .distinct()
+    )
+    for target_type_id, target_id in list(targets):
+        if JobLock.objects.filter(target_key=f"{target_type_id}:{target_id}").exists():
+            continue
+        with transaction.atomic():
+            if _promote_next(target_type_id, target_id):
+                promoted += 1
+    return promoted
+
+
+def job_finish(
+    *,
+    job: Job,
+    state: str,
+    error: str = "",
+    result: Any = None,
+    release: bool = True,
+    message: str = "",
+    from_states: tuple[str, ...] = Job.ACTIVE_STATES,
+) -> bool:
+    """Move a job that is in one of `from_states` to an end state; False if it was not."""
+    now = timezone.now()
+    with transaction.atomic():
+        updates: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now, "error": error}
+        if state == Job.State.SUCCEEDED:
+            updates.update(progress=100, result=result)
+        done = Job.objects.filter(pk=job.pk, state__in=from_states).update(**updates)
+        if not done:
+            return False
+        JobStage.objects.filter(job=job, state=JobStage.State.RUNNING).update(
+            state=JobStage.State.FAILED if state == Job.State.FAILED else JobStage.State.CANCELLED, finished_at=now
+        )
+        if message:
+            level = JobLogLine.Level.ERROR if state == Job.State.FAILED else JobLogLine.Level.INFO
+            _log(job.pk, message, level)
+        if release:
+            job_release(job=job)
+    job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
+    return True
+
+
+def job_cancel(*, job: Job, user: User | None) -> Job:
+    """Cancel a job: a queued one at once, a running one cooperatively (its
+    code stops at the next check; a subprocess it runs is killed)."""
+    who = user.username if user else "Atrium"
+    job.refresh_from_db()
+    if not job.is_active:
+        raise Conflict(f"Job #{job.pk} has already {job.state}; there is nothing to cancel.")
+    if job.state == Job.State.QUEUED and job_finish(
+        job=job,
+        state=Job.State.CANCELLED,
+        error=f"Cancelled by {who}.",
+        message=f"Cancelled by {who}.",
+        from_states=(Job.State.QUEUED,),
+    ):
+        job.refresh_from_db()
+        return job
+    updated = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(
+        cancel_requested=True, updated_at=timezone.now()
+    )
+    if updated:
+        job_log(job=job, message=f"Cancellation requested by {who}.", level=JobLogLine.Level.WARNING)
+    job.refresh_from_db()
+    return job
+
+
+# --- recovery ------------------------------------------------------------------------
+
+
+def jobs_recover_stale(*, now: datetime | None = None) -> list[Job]:
+    """Running jobs whose worker died: resume them (if their kind says that is
+    safe and attempts remain) or fail them with a message saying what happened.
+
+    A job is stale when its own heartbeat is older than the worker timeout and
+    its worker has no live heartbeat either.
+    """
+    now = now or timezone.now()
+    timeout = timedelta(seconds=settings.ATRIUM_WORKER_HEARTBEAT_TIMEOUT)
+    alive = WorkerHeartbeat.objects.alive(timeout=timeout).values("worker_id")
+    stale = Job.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=now - timeout).exclude(worker_id__in=alive)
+    recovered = []
+    for job in stale:
+        # Claim it: only one worker's sweep may act on it.
+        claimed = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            heartbeat_at=now
+        )
+        if not claimed:
+            continue
+        heartbeat = WorkerHeartbeat.objects.filter(worker_id=job.worker_id).first()
+        where = f"{heartbeat.hostname}:{heartbeat.pid}" if heartbeat else (job.worker_id or "unknown")
+        lost = f"The worker running this job ({where}) stopped unexpectedly"
+        kind = _kind_or_none(job.kind)
+        if kind is not None and kind.resumable and job.attempts < job.max_attempts and not job.cancel_requested:
+            with transaction.atomic():
+                Job.objects.filter(pk=job.pk).update(state=Job.State.QUEUED, worker_id="", updated_at=now)
+                JobStage.objects.filter(job=job, state=JobStage.State.RUNNING).update(
+                    state=JobStage.State.FAILED, finished_at=now
+                )
+                _log(job.pk, f"{lost}; running it again.", JobLogLine.Level.WARNING)
+                job_enqueue_on_commit(job_id=job.pk)
+            job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
+        else:
+            state = Job.State.CANCELLED if job.cancel_requested else Job.State.FAILED
+            message = (
+                f"{lost} while it ran. It was not run again, as it is not safe to repeat; "
+                "the next sync re-reads what it had changed."
+            )
+            job_finish(job=job, state=state, error=message, message=message)
+            # Re-read the tenancy from its cloud soon, so whatever the job did is seen.
+            TenancySync.objects.filter(tenancy_id=job.tenancy_id).update(next_run_at=now)
+        logger.warning("Recovered job %s from dead worker %s", job.pk, where)
+        job.refresh_from_db()
+        recovered.append(job)
+    return recovered
+
+
+def jobs_requeue_lost(*, now: datetime | None = None) -> list[Job]:
+    """Queued jobs whose turn it is (they hold their target) but that no worker
+    has taken for ATRIUM_JOB_REQUEUE_AFTER seconds: their task was lost (a
+    worker died between taking the task and starting the job, a Redis without
+    persistence restarted). Hand them to the backend again; a duplicate task is
+    harmless, as only one worker can move the job from queued to running."""
+    now = now or timezone.now()
+    quiet_since = now - timedelta(seconds=settings.ATRIUM_JOB_REQUEUE_AFTER)
+    lost = Job.objects.filter(state=Job.State.QUEUED, lock__isnull=False, updated_at__lt=quiet_since)
+    requeued = []
+    for job in lost:
+        with transaction.atomic():
+            claimed = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, updated_at=job.updated_at).update(
+                updated_at=now
+            )
+            if not claimed:
+                continue
+            _log(job.pk, "No worker took this job for a while; handed to the task backend again.")
+            job_enqueue_on_commit(job_id=job.pk)
+        requeued.append(job)
+    return requeued
+
+
+def _kind_or_none(name: str) -> Any:
+    try:
+        return kind_get(name)
+    except Exception:  # noqa: BLE001 - an unknown kind is simply not resumable
+        return None
+
+
+# --- the periodic tenancy sync ---------------------------------------------------------
+
+
+def tenancy_sync_start(*, tenancy: Tenancy, requested_by: User | None = None) -> Job:
+    """Refresh a tenancy's observed state now (the "Refresh now" button)."""
+    return job_create(kind=SYNC_KIND, tenancy=tenancy, target=tenancy, requested_by=requested_by)
+
+
+def tenancy_syncs_start_due(*, now: datetime | None = None) -> list[Job]:
+    """Start the syncs that are due. Every worker calls this from its loop; a
+    conditional UPDATE of the schedule row lets exactly one of them start each."""
+    interval = settings.ATRIUM_SYNC_INTERVAL
+    if interval <= 0:
+        return []
+    now = now or timezone.now()
+    missing = Tenancy.objects.filter(sync_schedule__isnull=True).values_list("pk", flat=True)
+    TenancySync.objects.bulk_create(
+        [TenancySync(tenancy_id=pk, next_run_at=now) for pk in missing], ignore_conflicts=True
+    )
+    started = []
+    for schedule in TenancySync.objects.filter(next_run_at__lte=now).select_related("tenancy"):
+        claimed = TenancySync.objects.filter(pk=schedule.pk, next_run_at=schedule.next_run_at).update(
+            next_run_at=now + timedelta(seconds=interval)
+        )
+        if not claimed:
+            continue  # another worker took it
+        try:
+            job = tenancy_sync_start(tenancy=schedule.tenancy)
+        except Conflict:
+            continue  # a sync (or other job) on the tenancy is running; the next round catches up
+        TenancySync.objects.filter(pk=schedule.pk).update(last_job=job)
+        started.append(job)
+    return started
+
+
+# --- worker heartbeats ---------------------------------------------------------------
 
 
 def worker_heartbeat_start(*, worker_id: str, backend: str) -> WorkerHeartbeat:
@@ -32,3 +360,12 @@ def worker_heartbeat_beat(*, worker_id: str) -> None:
 
 def worker_heartbeat_stop(*, worker_id: str) -> None:
     WorkerHeartbeat.objects.filter(worker_id=worker_id).update(stopped_at=timezone.now())
+
+
+def worker_maintenance() -> None:
+    """What every worker does between heartbeats: recover jobs of dead workers,
+    start jobs left waiting, and start due tenancy syncs. Safe with many workers."""
+    jobs_recover_stale()
+    jobs_requeue_lost()
+    jobs_promote_waiting()
+    tenancy_syncs_start_due()

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "template_partials",
     "rest_framework",
     "knox",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks",
@@ -143,15 +144,40 @@ else:
     raise environ.ImproperlyConfigured(f"CHANNEL_LAYER must be 'redis' or 'memory', not {CHANNEL_LAYER!r}.")
 
 TASK_BACKEND = env.str("TASK_BACKEND", default="database")
+# The queue jobs go to (RQ: a Redis list of that name; give each site its own).
+ATRIUM_JOB_QUEUE = env.str("ATRIUM_JOB_QUEUE", default="atrium-jobs")
+_TASK_QUEUES = sorted({"default", ATRIUM_JOB_QUEUE})
 _TASK_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
     "immediate": "django_tasks.backends.immediate.ImmediateBackend",
 }
 if TASK_BACKEND not in _TASK_BACKENDS:
     raise environ.ImproperlyConfigured(
         f"TASK_BACKEND must be one of {', '.join(sorted(_TASK_BACKENDS))}, not {TASK_BACKEND!r}."
     )
-TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASK_BACKEND]}}
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASK_BACKEND], "QUEUES": _TASK_QUEUES}}
+if TASK_BACKEND == "rq":
+    if not REDIS_URL:
+        raise environ.ImproperlyConfigured("TASK_BACKEND=rq needs REDIS_URL.")
+    INSTALLED_APPS.append("django_rq")
+    # Jobs end when their code does (cancellation stops them), not on an RQ timer.
+    RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 3600} for name in _TASK_QUEUES}
+
+# Jobs (apps.jobs): see the README's "Jobs" section.
+# Extra modules that register job kinds or sync hooks (besides every app's jobs.py).
+ATRIUM_JOB_MODULES = env.list("ATRIUM_JOB_MODULES", default=[])
+# Seconds between a running job's heartbeats (and checks for cancellation).
+ATRIUM_JOB_HEARTBEAT_INTERVAL = env.float("ATRIUM_JOB_HEARTBEAT_INTERVAL", default=1.0)
+# Seconds a cancelled job's subprocess gets after SIGTERM before SIGKILL.
+ATRIUM_JOB_KILL_GRACE = env.float("ATRIUM_JOB_KILL_GRACE", default=10.0)
+# Seconds a job may wait its turn untaken before it is handed to the backend again.
+ATRIUM_JOB_REQUEUE_AFTER = env.int("ATRIUM_JOB_REQUEUE_AFTER", default=900)
+# Seconds between two periodic syncs of a tenancy; 0 turns the periodic sync off.
+ATRIUM_SYNC_INTERVAL = env.int("ATRIUM_SYNC_INTERVAL", default=600)
+# With the in-memory channel layer the web process cannot hear workers: live
+# pages re-read their jobs from the database this often (seconds) instead.
+ATRIUM_LIVE_POLL_INTERVAL = env.float("ATRIUM_LIVE_POLL_INTERVAL", default=1.0)
 
 # --- Authentication ---------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
@@ -250,6 +276,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.core.schema.add_error_responses",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "apps.jobs.models.Job.State",
+        "JobStageStateEnum": "apps.jobs.models.JobStage.State",
+    },
 }
 
 # --- Security headers ---------------------------------------------------------

@@ -5,4 +5,6 @@ from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Task enqueued in a test runs only when a worker (a real subprocess) takes it.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+TASKS = {"default": {**TASKS["default"], "BACKEND": "django_tasks_db.DatabaseBackend"}}  # noqa: F405
+# Job kinds and sync hooks the tests use (worker subprocesses get the same list).
+ATRIUM_JOB_MODULES = ["tests.jobkinds"]

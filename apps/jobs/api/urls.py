@@ -1,0 +1,13 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("jobs", views.JobViewSet, basename="job")
+
+urlpatterns = [
+    *router.urls,
+    path("tenancies/<int:tenancy_id>/jobs/", views.TenancyJobListView.as_view(), name="tenancy-jobs"),
+    path("tenancies/<int:tenancy_id>/sync/", views.TenancySyncView.as_view(), name="tenancy-sync"),
+]

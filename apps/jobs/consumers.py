@@ -1,0 +1,156 @@
+"""The per-tenancy live channel: `/ws/tenancies/<id>/`.
+
+A page connects with what it shows in the query string:
+
+- a job page: `?job=<id>&log_after=<last log line id it rendered>`;
+- a jobs list: `?jobs=<ids of its rows>[&new=1]` (`new`: also add rows for new jobs).
+
+Workers publish "job N changed" to the tenancy's group (apps.jobs.events).
+For every such event the consumer checks again that the user is still a member
+(it closes the socket if not), reads the job through the scoped selectors and
+sends the page's own fragments (hx-swap-oob), so one user's rendering never
+reaches another and nothing is sent that the page has no place for.
+
+With the in-memory channel layer (embedded mode) the worker's events cannot
+reach this process, so the consumer re-reads its jobs from the database every
+ATRIUM_LIVE_POLL_INTERVAL seconds instead; the browser still only receives pushes.
+"""
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
+from django.conf import settings
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from apps.core.errors import NotFound
+from apps.tenancies.selectors import tenancy_get_for_user
+
+from .events import tenancy_group
+from .models import Job
+from .selectors import job_log_lines
+
+
+def _ints(values: list[str]) -> list[int]:
+    found = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip().isdigit():
+                found.append(int(part))
+    return found
+
+
+class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.tenancy_id = int(self.scope["url_route"]["kwargs"]["tenancy_id"])
+        if not await self._is_member():
+            await self.close(code=4404)  # another tenancy's channel does not exist for this user
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        job = _ints(query.get("job", []))
+        self.job_id: int | None = job[0] if job else None
+        self.log_after = (_ints(query.get("log_after", [])) or [0])[0]
+        self.rows: set[int] = set(_ints(query.get("jobs", [])))
+        self.accept_new = query.get("new") == ["1"] and self.job_id is None
+        self.group = tenancy_group(self.tenancy_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        self.poller: asyncio.Task[None] | None = None
+        if isinstance(self.channel_layer, InMemoryChannelLayer):
+            self.poller = asyncio.ensure_future(self._poll())
+        if self.job_id is not None:
+            await self._send_jobs([self.job_id])  # whatever happened between page render and connect
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "poller", None) is not None:
+            self.poller.cancel()  # type: ignore[union-attr]
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Messages from the browser are ignored: this socket only pushes."""
+
+    async def job_changed(self, event: dict[str, Any]) -> None:
+        job_id = int(event["job_id"])
+        if self._wants(job_id, created=bool(event.get("created"))):
+            await self._send_jobs([job_id])
+
+    def _wants(self, job_id: int, *, created: bool = False) -> bool:
+        if self.job_id is not None:
+            return job_id == self.job_id
+        return job_id in self.rows or (created and self.accept_new)
+
+    async def _send_jobs(self, job_ids: list[int]) -> None:
+        html = await self._render(job_ids)
+        if html is None:
+            await self.close(code=4404)
+        elif html:
+            await self.send(text_data=html)
+
+    @database_sync_to_async  # type: ignore[untyped-decorator]
+    def _is_member(self) -> bool:
+        try:
+            tenancy_get_for_user(user=self.user, tenancy_id=self.tenancy_id)
+        except NotFound:
+            return False
+        return True
+
+    @database_sync_to_async  # type: ignore[untyped-decorator]
+    def _render(self, job_ids: list[int]) -> str | None:
+        """The page's fragments for these jobs; None when the user may no longer see the tenancy."""
+        try:
+            tenancy_get_for_user(user=self.user, tenancy_id=self.tenancy_id)
+        except NotFound:
+            return None
+        jobs = Job.objects.filter(tenancy_id=self.tenancy_id, pk__in=job_ids).select_related(
+            "requested_by", "target_type"
+        )
+        parts: list[str] = []
+        for job in jobs:
+            if self.job_id is not None:
+                parts.append(
+                    render_to_string("jobs/_summary.html", {"job": job, "stages": job.stages.all(), "oob": True})
+                )
+                lines = job_log_lines(job=job, after_id=self.log_after)
+                if lines:
+                    self.log_after = lines[-1].pk
+                    log = render_to_string("jobs/_log_lines.html", {"log_lines": lines})
+                    parts.append(f'<ol id="job-log" hx-swap-oob="beforeend">{log}</ol>')
+            elif job.pk in self.rows:
+                parts.append(render_to_string("jobs/_row.html", {"job": job, "oob": True}))
+            else:
+                self.rows.add(job.pk)
+                row = render_to_string("jobs/_row.html", {"job": job})
+                parts.append(f'<tbody id="job-rows" hx-swap-oob="afterbegin">{row}</tbody>')
+        return "".join(parts)
+
+    async def _poll(self) -> None:
+        since: datetime = timezone.now() - timedelta(seconds=2)
+        interval = settings.ATRIUM_LIVE_POLL_INTERVAL
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(interval)
+                changed, since = await self._changed_since(since)
+                wanted = [job_id for job_id, created in changed if self._wants(job_id, created=created)]
+                if wanted:
+                    await self._send_jobs(wanted)
+
+    @database_sync_to_async  # type: ignore[untyped-decorator]
+    def _changed_since(self, since: datetime) -> tuple[list[tuple[int, bool]], datetime]:
+        jobs = Job.objects.filter(tenancy_id=self.tenancy_id, updated_at__gt=since)
+        if self.job_id is not None:
+            jobs = jobs.filter(pk=self.job_id)
+        latest = jobs.aggregate(latest=Max("updated_at"))["latest"] or since
+        return [(pk, created_at > since) for pk, created_at in jobs.values_list("pk", "created_at")], latest

@@ -1,0 +1,234 @@
+"""What a running job kind sees: its job, its target, and ways to report.
+
+ctx.plan(["Create server", "Wait until active"])   # stages shown as pending
+with ctx.stage("Create server"):                     # running → succeeded/failed
+    ctx.log("Asked the cloud for a server")
+    ctx.progress(40)
+    ctx.check_cancelled()                            # raises JobCancelled if asked to stop
+    ctx.run(["terraform", "apply"])                  # a subprocess, killed on cancel
+ctx.sleep(2)                                         # waits, but wakes on cancel
+"""
+
+import contextlib
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Model
+from django.utils import timezone
+
+from .events import job_changed_publish
+from .models import Job, JobLogLine, JobStage
+
+logger = logging.getLogger("apps.jobs.runner")
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when someone asked to cancel it."""
+
+
+class SubprocessFailed(Exception):
+    def __init__(self, args: Sequence[str], returncode: int):
+        super().__init__(f"{args[0]} exited with status {returncode}")
+        self.returncode = returncode
+
+
+class JobWatcher(threading.Thread):
+    """Beside a running job: touches its heartbeat and notices cancellation."""
+
+    def __init__(self, job_id: int, interval: float):
+        super().__init__(name=f"job-{job_id}-watcher", daemon=True)
+        self.job_id = job_id
+        self.interval = interval
+        self.cancelled = threading.Event()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(self.interval):
+                try:
+                    close_old_connections()
+                    Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(heartbeat_at=timezone.now())
+                    if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                        self.cancelled.set()
+                except Exception:
+                    logger.warning("Job %s watcher could not reach the database", self.job_id, exc_info=True)
+        finally:
+            connection.close()
+
+
+class JobContext:
+    def __init__(self, job: Job, watcher: JobWatcher):
+        self.job = job
+        self._watcher = watcher
+        self._current_stage: JobStage | None = None
+        # The stage an error left (for the job's error message).
+        self.failed_stage: JobStage | None = None
+
+    # --- the object ----------------------------------------------------------
+    def target(self) -> Model:
+        """The job's target object, read fresh from the database."""
+        model = self.job.target_type.model_class()
+        assert model is not None  # noqa: S101 - a content type of an installed model
+        return model._default_manager.get(pk=self.job.target_id)
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempts
+
+    # --- reporting -------------------------------------------------------------
+    def _touch(self) -> None:
+        Job.objects.filter(pk=self.job.pk).update(updated_at=timezone.now(), heartbeat_at=timezone.now())
+        job_changed_publish(tenancy_id=self.job.tenancy_id, job_id=self.job.pk)
+
+    def plan(self, names: Sequence[str]) -> None:
+        """Declare the stages up front, so the page shows what is still to come."""
+        existing = set(self.job.stages.values_list("name", flat=True))
+        position = self.job.stages.count()
+        for name in names:
+            if name not in existing:
+                JobStage.objects.create(job=self.job, position=position, name=name)
+                position += 1
+        self._touch()
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[JobStage]:
+        self.check_cancelled()
+        stage = self.job.stages.filter(name=name).first()
+        if stage is None:
+            stage = JobStage.objects.create(job=self.job, position=self.job.stages.count(), name=name)
+        stage.state = JobStage.State.RUNNING
+        stage.started_at, stage.finished_at = timezone.now(), None
+        stage.save(update_fields=["state", "started_at", "finished_at"])
+        self._current_stage = stage
+        self.log(f"Stage: {name}")
+        try:
+            yield stage
+        except JobCancelled:
+            self._finish_stage(stage, JobStage.State.CANCELLED)
+            raise
+        except BaseException:
+            self.failed_stage = stage
+            self._finish_stage(stage, JobStage.State.FAILED)
+            raise
+        else:
+            self._finish_stage(stage, JobStage.State.SUCCEEDED)
+        finally:
+            self._current_stage = None
+
+    def _finish_stage(self, stage: JobStage, state: str) -> None:
+        stage.state = state
+        stage.finished_at = timezone.now()
+        stage.save(update_fields=["state", "finished_at"])
+        self._touch()
+
+    @property
+    def current_stage(self) -> JobStage | None:
+        return self._current_stage
+
+    def log(self, message: str, *, level: str = JobLogLine.Level.INFO) -> None:
+        self.log_many([message], level=level)
+
+    def log_many(self, messages: Sequence[str], *, level: str = JobLogLine.Level.INFO) -> None:
+        if not messages:
+            return
+        now = timezone.now()
+        JobLogLine.objects.bulk_create([JobLogLine(job=self.job, at=now, level=level, message=m) for m in messages])
+        self._touch()
+
+    def progress(self, percent: float) -> None:
+        value = max(0, min(100, round(percent)))
+        Job.objects.filter(pk=self.job.pk).update(progress=value)
+        self.job.progress = value
+        self._touch()
+
+    # --- cancellation ----------------------------------------------------------
+    @property
+    def cancel_requested(self) -> bool:
+        return self._watcher.cancelled.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._watcher.cancelled.is_set():
+            raise JobCancelled("Cancelled on request.")
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but stop at once (JobCancelled) if the job is cancelled meanwhile."""
+        if self._watcher.cancelled.wait(seconds):
+            raise JobCancelled("Cancelled on request.")
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> int:
+        """Run a command in its own process group, its output going to the job log.
+
+        On cancellation (or timeout) the whole group gets SIGTERM, then SIGKILL
+        after ATRIUM_JOB_KILL_GRACE seconds, and JobCancelled is raised.
+        Returns the exit status (raises SubprocessFailed on non-zero if `check`).
+        """
+        self.log(f"$ {' '.join(args)}")
+        process = subprocess.Popen(  # noqa: S603 - job kinds pass fixed argument lists
+            list(args),
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: we can stop all it starts
+        )
+        assert process.stdout is not None  # noqa: S101
+        os.set_blocking(process.stdout.fileno(), False)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pending = b""
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        try:
+            while True:
+                lines: list[str] = []
+                for _ in selector.select(timeout=0.2):
+                    chunk = process.stdout.read() or b""
+                    pending += chunk
+                    *complete, pending = pending.split(b"\n")
+                    lines.extend(line.decode(errors="replace") for line in complete)
+                self.log_many(lines)
+                if process.poll() is not None:
+                    rest = (pending + (process.stdout.read() or b"")).decode(errors="replace")
+                    self.log_many([line for line in rest.split("\n") if line])
+                    break
+                if self._watcher.cancelled.is_set():
+                    self.log("Stopping the command (cancelled).", level=JobLogLine.Level.WARNING)
+                    self._stop(process)
+                    raise JobCancelled("Cancelled on request.")
+                if deadline is not None and time.monotonic() > deadline:
+                    self._stop(process)
+                    raise TimeoutError(f"{args[0]} did not finish within {timeout} s")
+        finally:
+            selector.close()
+            process.stdout.close()
+        self.log(f"{args[0]} exited with status {process.returncode}")
+        if check and process.returncode:
+            raise SubprocessFailed(args, process.returncode)
+        return process.returncode
+
+    @staticmethod
+    def _stop(process: "subprocess.Popen[bytes]") -> None:
+        for sig, wait in ((signal.SIGTERM, settings.ATRIUM_JOB_KILL_GRACE), (signal.SIGKILL, 10.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
