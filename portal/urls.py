@@ -3,7 +3,6 @@ from django.urls import include, path
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from apps.accounts.oidc import CallbackView
-
 from apps.jobs.urls import operator_urlpatterns
 
 urlpatterns = [
