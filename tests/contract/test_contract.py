@@ -203,3 +203,21 @@ def test_leases(cut: CloudUnderTest):
 def _delete_lease(cut: CloudUnderTest, lease_id: str) -> None:
     with contextlib.suppress(errors.NotFound):
         cut.driver.lease_delete(lease_id=lease_id)
+
+
+def test_kubernetes_cluster(cut: CloudUnderTest):
+    if not cut.driver.capabilities().kubernetes:
+        with pytest.raises(errors.Unsupported):
+            cut.driver.clusters()
+        return
+    template = cut.driver.cluster_templates()[0]
+    with pytest.raises(errors.BadInput):
+        cut.driver.cluster_create(name="contract-k8s", template_id=template.id, worker_count=0)
+    cluster = cut.driver.cluster_create(name="contract-k8s", template_id=template.id, worker_count=1)
+    cut.cleanups.append(lambda: cut.driver.cluster_delete(cluster_id=cluster.id))
+    ready = (dto.ClusterStatus.CREATE_COMPLETE, dto.ClusterStatus.UPDATE_COMPLETE)
+    cut.wait_for("cluster ready", lambda: cut.driver.cluster_get(cluster_id=cluster.id).status in ready)
+    assert "kind: Config" in cut.driver.cluster_kubeconfig(cluster_id=cluster.id)
+    cut.driver.cluster_resize(cluster_id=cluster.id, worker_count=2)
+    cut.wait_for("cluster resized", lambda: cut.driver.cluster_get(cluster_id=cluster.id).status in ready)
+    assert cut.driver.cluster_get(cluster_id=cluster.id).worker_count == 2

@@ -83,10 +83,17 @@ class LocalDriver(CloudDriver):
         """Apply every transition whose time has come (any process may do it; it is one UPDATE)."""
         now = timezone.now()
         settle = {"status": F("settles_to"), "settles_at": None, "settles_to": ""}
-        LocalMachine.objects.filter(cloud=self.cloud, settles_at__lte=now).update(**settle)
-        LocalCluster.objects.filter(cloud=self.cloud, settles_at__lte=now).update(**settle)
+        # Look before writing: most reads have nothing due, and a read should not take SQLite's write lock.
+        machines = LocalMachine.objects.filter(cloud=self.cloud, settles_at__lte=now)
+        if machines.exists():
+            machines.update(**settle)
+        clusters = LocalCluster.objects.filter(cloud=self.cloud, settles_at__lte=now)
+        if clusters.exists():
+            clusters.update(**settle)
         # Blazar deletes the machines of a lease when it ends.
-        LocalMachine.objects.filter(cloud=self.cloud, lease__end__lte=now).delete()
+        ended = LocalMachine.objects.filter(cloud=self.cloud, lease__end__lte=now)
+        if ended.exists():
+            ended.delete()
 
     def _machines(self) -> QuerySet[LocalMachine]:
         return LocalMachine.objects.filter(cloud=self.cloud, project_id=self.project_id).select_related(
