@@ -8,6 +8,7 @@ as they would on a real cloud. Ids shown to the rest of Atrium are `uid`s.
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.tenancies.models import Cloud
@@ -300,3 +301,14 @@ class LocalFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.operation}"
+
+    def clean(self) -> None:
+        from .base import CloudDriver
+
+        if self.operation != "*" and self.operation not in operation_names(CloudDriver):
+            raise ValidationError({"operation": f"There is no driver operation {self.operation!r}."})
+
+
+def operation_names(driver_class: type) -> set[str]:
+    """The public operations of a driver class (what faults can name)."""
+    return {name for name in dir(driver_class) if not name.startswith("_") and callable(getattr(driver_class, name))}

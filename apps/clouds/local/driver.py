@@ -97,7 +97,7 @@ class LocalDriver(CloudDriver):
 
     def _machines(self) -> QuerySet[LocalMachine]:
         return LocalMachine.objects.filter(cloud=self.cloud, project_id=self.project_id).select_related(
-            "image", "size", "lease"
+            "image", "size", "lease", "host"
         )
 
     def _machine(self, machine_id: str, *, lock: bool = False) -> LocalMachine:

@@ -10,9 +10,9 @@ from apps.tenancies.models import Cloud
 
 from ..base import CloudDriver
 from ..errors import BadInput
-from ..models import LocalCluster, LocalFault, LocalLease, LocalMachine, LocalQuota
+from ..models import LocalCluster, LocalFault, LocalLease, LocalMachine, LocalQuota, operation_names
 
-OPERATION_NAMES = {name for name in dir(CloudDriver) if not name.startswith("_")}
+OPERATION_NAMES = operation_names(CloudDriver)
 
 
 def local_fault_inject(

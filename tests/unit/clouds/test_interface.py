@@ -4,7 +4,9 @@ loads a usable local cloud."""
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
+from apps.accounts.models import User
 from apps.clouds import errors
 from apps.clouds.base import Capabilities, CloudDriver
 from apps.clouds.local.driver import LocalDriver
@@ -89,3 +91,17 @@ def test_demo_loads_a_usable_local_cloud():
     assert any(size.gpus for size in driver.sizes())
     assert any(host.reservable for host in driver.hosts())
     assert {q.resource: q.limit for q in driver.quotas()}["cpus"] == 32
+
+
+@pytest.mark.django_db
+def test_operators_see_the_local_cloud_and_its_faults_in_the_admin():
+    call_command("load_demo")
+    staff = Client()
+    staff.force_login(User.objects.get(username="operator"))
+    for page in ("localhost", "localimage", "localsize", "localquota", "localmachine", "localfault"):
+        assert staff.get(f"/admin/clouds/{page}/").status_code == 200
+    response = staff.post(
+        "/admin/clouds/localfault/add/",
+        {"cloud": Cloud.objects.get(name="Local cloud").pk, "operation": "machine_explode", "kind": "timeout"},
+    )
+    assert "There is no driver operation" in response.content.decode()

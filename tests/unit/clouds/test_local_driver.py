@@ -6,6 +6,8 @@ sleeping."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.clouds import dto, errors
@@ -312,3 +314,17 @@ def test_ending_an_active_lease_early(cloud, physics):
     physics.lease_delete(lease_id=lease.id)
     assert physics.lease_get(lease_id=lease.id).status == dto.LeaseStatus.TERMINATED
     assert physics.machines() == []
+
+
+def _queries(call) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return len(captured)
+
+
+def test_listing_machines_costs_the_same_queries_for_one_or_many(physics):
+    _boot(physics)
+    one = _queries(physics.machines)
+    for index in range(5):
+        _boot(physics, name=f"more-{index}")
+    assert _queries(physics.machines) == one
