@@ -15,10 +15,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 from . import dto
-from .errors import Unsupported
+from .errors import BadInput, Unsupported
 
 if TYPE_CHECKING:
     from apps.tenancies.models import Tenancy
+
+
+def require_aware(**moments: datetime) -> None:
+    """Times given to a cloud must say their time zone (BadInput otherwise)."""
+    for name, moment in moments.items():
+        if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+            raise BadInput(f"The {name} time must include a time zone.", fields={name: ["Needs a time zone."]})
 
 
 @dataclass(frozen=True)

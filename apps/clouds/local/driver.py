@@ -24,7 +24,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .. import dto
-from ..base import Capabilities, CloudDriver
+from ..base import Capabilities, CloudDriver, require_aware
 from ..errors import BadInput, InvalidOperation, NotFound, QuotaExceeded
 from ..models import (
     LocalAllocation,
@@ -748,6 +748,7 @@ class LocalDriver(CloudDriver):
     def lease_create(
         self, *, name: str, start: datetime, end: datetime, reservations: Sequence[dto.ReservationRequest]
     ) -> dto.Lease:
+        require_aware(start=start, end=end)
         name = (name or "").strip()
         if not name or len(name) > 100:
             raise BadInput("A lease needs a name of 1 to 100 characters.", fields={"name": ["1 to 100 characters."]})
@@ -785,6 +786,7 @@ class LocalDriver(CloudDriver):
 
     @operation
     def lease_update(self, *, lease_id: str, end: datetime) -> dto.Lease:
+        require_aware(end=end)
         with transaction.atomic():
             list(LocalHost.objects.select_for_update().filter(cloud=self.cloud))
             lease = self._lease(lease_id)

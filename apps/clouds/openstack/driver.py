@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from django.utils.dateparse import parse_datetime
 
 from .. import dto
-from ..base import Capabilities, CloudDriver
+from ..base import Capabilities, CloudDriver, require_aware
 from ..errors import BadInput, CloudError, InvalidOperation, NotFound
 from . import sdk
 from .sdk import ksa_errors, translate_errors
@@ -519,6 +519,7 @@ class OpenStackDriver(CloudDriver):
     def lease_create(
         self, *, name: str, start: datetime, end: datetime, reservations: Sequence[dto.ReservationRequest]
     ) -> dto.Lease:
+        require_aware(start=start, end=end)
         if end <= start:
             raise BadInput("A lease must end after it starts.", fields={"end": ["Before the start."]})
         if not reservations:
@@ -574,6 +575,7 @@ class OpenStackDriver(CloudDriver):
 
     @translate_errors
     def lease_update(self, *, lease_id: str, end: datetime) -> dto.Lease:
+        require_aware(end=end)
         return _lease(self._blazar_call("PUT", f"/leases/{lease_id}", {"end_date": _blazar_time(end)})["lease"])
 
     @translate_errors

@@ -3,7 +3,7 @@ placement and capacity, faults, quotas, Kubernetes and leases. Time moves with
 `local_clock_advance` (the simulated cloud's clock, in the database), never by
 sleeping."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -328,3 +328,14 @@ def test_listing_machines_costs_the_same_queries_for_one_or_many(physics):
     for index in range(5):
         _boot(physics, name=f"more-{index}")
     assert _queries(physics.machines) == one
+
+
+def test_lease_times_without_a_time_zone_are_refused(physics):
+    naive = datetime(2030, 1, 1, 12, 0)
+    with pytest.raises(errors.BadInput, match="time zone"):
+        physics.lease_create(
+            name="naive",
+            start=naive,
+            end=naive + timedelta(days=1),
+            reservations=[dto.ReservationRequest(kind=dto.ReservationKind.HOST, count=1)],
+        )
