@@ -87,6 +87,12 @@ class LocalNetwork(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # One network per project, however many first boots race to make it.
+            models.UniqueConstraint(
+                fields=["cloud", "project_id"], condition=models.Q(external=False), name="localnetwork_one_per_project"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

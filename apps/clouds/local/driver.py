@@ -200,11 +200,12 @@ class LocalDriver(CloudDriver):
     def _tenant_network(self) -> LocalNetwork:
         network = LocalNetwork.objects.filter(cloud=self.cloud, project_id=self.project_id, external=False).first()
         if network is None:
+            # Racing first boots: the unique constraint lets one create it, the others get it.
             network, _ = LocalNetwork.objects.get_or_create(
                 cloud=self.cloud,
                 project_id=self.project_id,
-                name=f"{self.project_id}-network",
-                defaults={"cidr": PROJECT_CIDR, "external": False},
+                external=False,
+                defaults={"cidr": PROJECT_CIDR, "name": f"{self.project_id}-network"},
             )
         return network
 
