@@ -49,7 +49,11 @@ def openstack_cloud_under_test(clouds_yaml: str) -> CloudUnderTest:
         name="Contract OpenStack",
         driver=Cloud.Driver.OPENSTACK,
         endpoint=member["auth"]["auth_url"],
-        options={"region_name": member.get("region_name"), "interface": member.get("interface", "public")},
+        options={
+            "region_name": member.get("region_name"),
+            "interface": member.get("interface", "public"),
+            "compute_microversion": os.environ.get("ATRIUM_TEST_OPENSTACK_COMPUTE_MICROVERSION", ""),
+        },
         credentials={},
     )
     if os.environ.get("ATRIUM_TEST_OPENSTACK_AUTH", "application_credential") == "password":

@@ -89,7 +89,7 @@ def test_console_log(cut: CloudUnderTest):
     if not cut.driver.capabilities().console_log:
         with pytest.raises(errors.Unsupported):
             cut.driver.machine_console_log(machine_id="any")
-        return
+        pytest.skip("this cloud offers no console log (checked that asking raises Unsupported)")
     machine = cut.boot("contract-console")
     cut.wait_status(machine.id, S.ACTIVE)
     log = cut.driver.machine_console_log(machine_id=machine.id)
@@ -145,7 +145,7 @@ def test_volumes(cut: CloudUnderTest):
     if not cut.driver.capabilities().volumes:
         with pytest.raises(errors.Unsupported):
             cut.driver.volume_create(name="contract-volume", size_gb=1)
-        return
+        pytest.skip("this cloud offers no volumes (checked that asking raises Unsupported)")
     machine = cut.boot("contract-volume-host")
     cut.wait_status(machine.id, S.ACTIVE)
     volume = cut.driver.volume_create(name="contract-volume", size_gb=1)
@@ -209,7 +209,7 @@ def test_kubernetes_cluster(cut: CloudUnderTest):
     if not cut.driver.capabilities().kubernetes:
         with pytest.raises(errors.Unsupported):
             cut.driver.clusters()
-        return
+        pytest.skip("this cloud offers no Kubernetes (checked that asking raises Unsupported)")
     template = cut.driver.cluster_templates()[0]
     with pytest.raises(errors.BadInput):
         cut.driver.cluster_create(name="contract-k8s", template_id=template.id, worker_count=0)

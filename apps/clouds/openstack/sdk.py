@@ -42,7 +42,8 @@ def connect(
     or `_name`, `application_credential_secret`), which is bound to its project,
     or a user's `username`/`password` (+ `user_domain_name`), scoped to `project_id`.
     `options`: `region_name`, `interface`, `verify` (bool), `cacert` (a path),
-    `api_timeout` (seconds to wait for an answer; default 60).
+    `api_timeout` (seconds to wait for an answer; default 60), `compute_microversion`
+    (pin Nova's API microversion, e.g. "2.61"; openstacksdk's newest by default).
     Reads no clouds.yaml and no OS_* environment: only what Atrium was given.
     """
     auth = {"auth_url": auth_url, **{k: v for k, v in credentials.items() if v not in (None, "")}}
@@ -62,6 +63,10 @@ def connect(
         "cacert": options.get("cacert") or None,
         "api_timeout": options.get("api_timeout", 60),
     }
+    if options.get("compute_microversion"):
+        # Pin Nova's microversion: openstacksdk asks for its newest, and server listings
+        # were measured ~40% slower at 2.96+ than at 2.61 (shared/PEERS.md).
+        settings["compute_default_microversion"] = str(options["compute_microversion"])
     key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     with _lock:
         if key in _cache:
