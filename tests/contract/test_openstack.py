@@ -97,3 +97,18 @@ def test_a_project_without_a_network_gets_one_with_a_router(db):
         for network_left in net.networks(project_id=project.id):
             net.delete_network(network_left)
         admin_conn.identity.delete_project(project)
+
+
+def test_refused_credentials_are_an_authentication_error(db):
+    clouds = yaml.safe_load(Path(CLOUDS_YAML).read_text())["clouds"]
+    member = clouds["demo"]
+    cloud = CloudFactory(name="Wrong secret", driver=Cloud.Driver.OPENSTACK, endpoint=member["auth"]["auth_url"])
+    tenancy = TenancyFactory(
+        cloud=cloud,
+        project_id="",
+        credentials={"application_credential_id": uuid.uuid4().hex, "application_credential_secret": "wrong"},
+    )
+    with pytest.raises(errors.Authentication) as caught:
+        driver_for_tenancy(tenancy).images()
+    assert not caught.value.retryable
+    assert "operator" in caught.value.message

@@ -152,6 +152,12 @@ def translate(exc: Exception) -> errors.CloudError:
             f"The cloud did not accept the project's credentials{about} Ask an operator to renew them."
         )
     status = _status(exc)
+    if status in (400, 401, 404) and "/auth/tokens" in str(getattr(exc, "url", "") or ""):
+        # Keystone answers 404 for an application credential it does not know: that is
+        # a credential problem, not a missing resource.
+        return errors.Authentication(
+            f"The cloud did not accept the project's credentials{about} Ask an operator to renew them."
+        )
     quota = any(word in details.lower() for word in _QUOTA_WORDS)
     if status in (409, 500) and "not enough" in details.lower():
         # Blazar answers 500 when the capacity for a lease is not there.

@@ -42,6 +42,12 @@ def _http(status: int, message: str) -> Exception:
         (ksa.ConnectTimeout("slow"), errors.Timeout),
         (ksa.Unauthorized("bad credential"), errors.Authentication),
         (ksa.EndpointNotFound("no reservation endpoint"), errors.Unsupported),
+        (
+            ksa.http.NotFound(
+                "Could not find Application Credential: 7e5a.", url="http://127.0.0.1:5000/v3/auth/tokens"
+            ),
+            errors.Authentication,
+        ),
     ],
 )
 def test_sdk_errors_become_cloud_errors(exc, expected):
