@@ -2,12 +2,14 @@
 clouds.yaml as the contract suite; skipped, saying why, without one)."""
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.utils import timezone
 
 from apps.clouds import dto, errors
 from apps.clouds.openstack import sdk
@@ -112,3 +114,22 @@ def test_refused_credentials_are_an_authentication_error(db):
         driver_for_tenancy(tenancy).images()
     assert not caught.value.retryable
     assert "operator" in caught.value.message
+
+
+def test_a_machine_boots_into_a_host_lease_that_starts_now(cut: CloudUnderTest):
+    if not cut.driver.capabilities().leases:
+        pytest.skip("this cloud offers no reservations")
+    now = timezone.now()
+    lease = cut.driver.lease_create(
+        name=f"atrium-now-{uuid.uuid4().hex[:6]}",
+        start=now,
+        end=now + timedelta(hours=2),
+        reservations=[dto.ReservationRequest(kind=dto.ReservationKind.HOST, count=1)],
+    )
+    cut.cleanups.append(lambda: cut.driver.lease_delete(lease_id=lease.id))
+    cut.wait_for("lease active", lambda: cut.driver.lease_get(lease_id=lease.id).status == dto.LeaseStatus.ACTIVE)
+    machine = cut.driver.machine_create(
+        name="atrium-reserved", image_id=cut.image_id, size_id=cut.size_id, lease_id=lease.id
+    )
+    cut.cleanups.append(lambda: cut._delete_quietly(machine.id))
+    cut.wait_status(machine.id, dto.MachineStatus.ACTIVE)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import functools
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -551,9 +551,12 @@ class OpenStackDriver(CloudDriver):
                         "resource_properties": "",
                     }
                 )
+        # Blazar takes minutes and refuses a start in the past: a start within the
+        # next minute is "now", which it takes as such.
+        starts_now = start <= datetime.now(UTC) + timedelta(minutes=1)
         body = {
             "name": name,
-            "start_date": _blazar_time(start),
+            "start_date": "now" if starts_now else _blazar_time(start),
             "end_date": _blazar_time(end),
             "reservations": body_reservations,
             "events": [],
