@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.accounts.models import User
+from apps.clouds.local.seed import local_cloud_seed
 from apps.tenancies.models import Cloud, Membership, Tenancy
 from apps.tenancies.services import membership_set, tenancy_create
 
@@ -57,6 +58,8 @@ def demo_load() -> list[str]:
             tenancy = tenancy_create(name=name, cloud=cloud, project_id=name.lower(), description=description)
             created.append(f"tenancy {name}")
         tenancies[name] = tenancy
+    if cloud.driver == Cloud.Driver.LOCAL:
+        created += local_cloud_seed(cloud, projects=[t.project_id for t in tenancies.values() if t.project_id])
     for demo in DEMO_USERS:
         user = User.objects.filter(username=demo.username).first()
         if user is None:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.tenancies",
     "apps.jobs",
+    "apps.clouds",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
