@@ -16,10 +16,12 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Model
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import Conflict
+from apps.core.events import push_to_user
 from apps.tenancies.models import Tenancy
 
 from .events import job_changed_publish
@@ -191,7 +193,23 @@ def job_finish(
         if release:
             job_release(job=job)
     job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
+    _tell_requester(job.pk)
     return True
+
+
+def _tell_requester(job_id: int) -> None:
+    """A toast on every open page of whoever asked for the job, when it ends."""
+    job = Job.objects.select_related("requested_by").get(pk=job_id)
+    user = job.requested_by
+    if user is None or not user.is_active:
+        return
+    # Only while they are still a member: a job of a tenancy they left is not theirs to see.
+    if not job.tenancy.memberships.filter(user=user).exists():
+        return
+    try:
+        push_to_user(user_id=user.pk, html=render_to_string("jobs/_toast.html", {"job": job}))
+    except Exception:
+        logger.warning("Could not tell the requester of job %s that it ended", job_id, exc_info=True)
 
 
 def job_cancel(*, job: Job, user: User | None) -> Job:

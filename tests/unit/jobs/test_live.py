@@ -109,3 +109,26 @@ def test_signed_out_and_foreign_origin_connections_are_refused(physics, physicis
         assert not connected
 
     async_to_sync(scenario)()
+
+
+def test_whoever_asked_for_a_job_is_told_when_it_ends(physics, physicist, biologist):
+    from apps.jobs.runner import job_run
+
+    mine, theirs = session_cookie(physicist), session_cookie(biologist)
+
+    async def scenario():
+        me, other = socket(mine, "/ws/events/"), socket(theirs, "/ws/events/")
+        assert (await me.connect())[0]
+        assert (await other.connect())[0]
+        job = await sync_to_async(job_create)(
+            kind="test.steps", tenancy=physics, target=physics, requested_by=physicist, params={"fail_at": "Check"}
+        )
+        await sync_to_async(job_run)(job.pk)
+        toast = await receive_until(me, "toast-body")
+        assert f"Job #{job.pk} failed" in toast
+        assert "Three steps on Physics: Failed during “Check”" in toast
+        assert await other.receive_nothing(timeout=0.5)
+        await me.disconnect()
+        await other.disconnect()
+
+    async_to_sync(scenario)()

@@ -117,3 +117,36 @@ def test_operators_see_every_tenancys_running_and_failed_jobs(physics, biology, 
     admin.force_login(operator_user)
     assert admin.get(f"/admin/jobs/job/{failed.pk}/change/").status_code == 200
     assert admin.get("/admin/jobs/job/?state=failed").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/tenancies/{t}/jobs/", "/tenancies/{t}/", "/api/v1/tenancies/{t}/jobs/", "/operators/jobs/"]
+)
+def test_job_lists_make_as_many_queries_for_many_jobs_as_for_few(physics, physicist, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import MembershipFactory, TenancyFactory
+
+    client = Client()
+    staff = UserFactory(username="staffer", is_staff=True)
+    client.force_login(staff if path.startswith("/operators/") else physicist)
+    MembershipFactory(user=staff, tenancy=physics)
+    url = path.format(t=physics.pk)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    def more_jobs(count: int) -> None:
+        for _ in range(count):
+            tenancy = TenancyFactory()
+            job = job_create(kind="test.steps", tenancy=physics, target=tenancy, requested_by=physicist)
+            job_run(job.pk)
+            job_create(kind="test.steps", tenancy=physics, target=tenancy, requested_by=physicist)
+
+    more_jobs(2)
+    few = queries()
+    more_jobs(6)
+    assert queries() == few
