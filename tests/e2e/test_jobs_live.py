@@ -25,7 +25,7 @@ def test_a_job_page_updates_live_while_the_job_runs(page: Page, jobs_portal, scr
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
     sign_in(page, jobs_portal.url, "physicist")
-    page.get_by_role("link", name=re.compile("Physics")).first.click()
+    page.locator(".atrium-tenancy-card", has_text="Physics").click()
     expect(page.get_by_role("heading", name="Physics", exact=True)).to_be_visible()
 
     with page.expect_websocket(lambda ws: "/ws/tenancies/" in ws.url):
@@ -75,7 +75,7 @@ def test_a_job_page_updates_live_while_the_job_runs(page: Page, jobs_portal, scr
 
 def test_cancelling_a_running_job_from_its_page(page: Page, jobs_portal, screenshot, console_errors):
     sign_in(page, jobs_portal.url, "physicist")
-    page.get_by_role("link", name=re.compile("Physics")).first.click()
+    page.locator(".atrium-tenancy-card", has_text="Physics").click()
     page.get_by_role("button", name="Refresh now").click()
     expect(page.locator("#job-log")).to_contain_text("Counted 1 of 5", timeout=20_000)
     page.get_by_role("button", name="Cancel job").click()

@@ -104,4 +104,4 @@ def test_another_tenancys_jobs_are_404(physicist_client, biology):
 
 def test_signed_out_clients_are_refused(client, physics):
     job = job_create(kind="test.steps", tenancy=physics, target=physics)
-    assert client.get(f"/api/v1/jobs/{job.pk}/").status_code == 403
+    assert client.get(f"/api/v1/jobs/{job.pk}/").status_code == 401  # and says how: WWW-Authenticate
