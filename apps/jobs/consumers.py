@@ -93,11 +93,14 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
         return job_id in self.rows or (created and self.accept_new)
 
     async def _send_jobs(self, job_ids: list[int]) -> None:
-        html = await self._render(job_ids)
-        if html is None:
+        parts = await self._render(job_ids)
+        if parts is None:
             await self.close(code=4404)
-        elif html:
-            await self.send(text_data=html)
+            return
+        # One message per fragment: htmx parses a message in the context of its
+        # first tag, so a <tr> and a <tbody> in one message would break each other.
+        for part in parts:
+            await self.send(text_data=part)
 
     @database_sync_to_async  # type: ignore[untyped-decorator]
     def _is_member(self) -> bool:
@@ -108,7 +111,7 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
         return True
 
     @database_sync_to_async  # type: ignore[untyped-decorator]
-    def _render(self, job_ids: list[int]) -> str | None:
+    def _render(self, job_ids: list[int]) -> list[str] | None:
         """The page's fragments for these jobs; None when the user may no longer see the tenancy."""
         try:
             tenancy_get_for_user(user=self.user, tenancy_id=self.tenancy_id)
@@ -134,7 +137,7 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
                 self.rows.add(job.pk)
                 row = render_to_string("jobs/_row.html", {"job": job})
                 parts.append(f'<tbody id="job-rows" hx-swap-oob="afterbegin">{row}</tbody>')
-        return "".join(parts)
+        return parts
 
     async def _poll(self) -> None:
         since: datetime = timezone.now() - timedelta(seconds=2)
