@@ -17,7 +17,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: run serve install migrate demo test test-sqlite test-postgres lint check-deploy \
+.PHONY: test-openstack run serve install migrate demo test test-sqlite test-postgres lint check-deploy \
         check-migrations schema schema-check typecheck format lock vendor bench clean
 
 ## make run: install, migrate, load the demo data and serve web + worker.
@@ -55,6 +55,24 @@ test-sqlite: install
 test-postgres: install
 	@$(BIN)/python -m portal.wait_for $(TEST_POSTGRES_URL) $(TEST_REDIS_URL)
 	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+## make test-openstack: the driver contract suite against real OpenStack services
+## (Keystone, Nova with the fake driver, Neutron, Glance, Placement, Blazar) that
+## tests/openstack/up.sh starts on loopback (~3 min the first time, ~2 GB), then stops.
+OSRIG_DIR ?= /tmp/atrium-osrig
+# How the contract suite signs in to the rig: `password` (the demo member), or
+# `application_credential` (as production does). With an application credential
+# the host-lease scenario still fails on the rig (Blazar answers "not enough
+# hosts"; being investigated), so CI uses the password for now.
+OPENSTACK_AUTH ?= password
+test-openstack: install
+	OSRIG_DIR=$(OSRIG_DIR) bash tests/openstack/up.sh
+	@status=0; \
+	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  ATRIUM_TEST_OPENSTACK_CLOUDS_YAML=$(OSRIG_DIR)/clouds.yaml ATRIUM_TEST_OPENSTACK_AUTH=$(OPENSTACK_AUTH) \
+	  $(BIN)/pytest tests/contract -p no:randomly -rs $(PYTEST_ARGS) || status=$$?; \
+	OSRIG_DIR=$(OSRIG_DIR) bash tests/openstack/down.sh; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check .
