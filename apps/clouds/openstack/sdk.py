@@ -194,3 +194,27 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise translate(exc) from exc
 
     return wrapper
+
+
+def clouds_yaml_entry(path: str, cloud: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(auth URL, options, credentials) of one entry of a clouds.yaml, read by
+    openstacksdk's own loader (so secure.yaml, profiles and defaults apply),
+    in the shape `Cloud.endpoint`, `Cloud.options` and the credentials fields
+    take. BadInput when the file or the entry cannot be read."""
+    try:
+        config = openstack.config.OpenStackConfig(config_files=[path], load_envvars=False).get_one(cloud=cloud)
+    except Exception as exc:  # noqa: BLE001 - the loader raises many kinds; all mean "cannot use this"
+        raise errors.BadInput(f"Cannot read cloud {cloud!r} from {path}: {exc}") from None
+    auth = {key: value for key, value in dict(config.config.get("auth") or {}).items() if value not in (None, "")}
+    auth_url = str(auth.pop("auth_url", "") or "")
+    if not auth_url:
+        raise errors.BadInput(f"Cloud {cloud!r} in {path} has no auth_url.")
+    options: dict[str, Any] = {"interface": config.config.get("interface") or "public"}
+    if config.get_region_name():
+        options["region_name"] = config.get_region_name()
+    verify = config.config.get("verify", True)
+    if verify is False:
+        options["verify"] = False
+    if config.config.get("cacert"):
+        options["cacert"] = str(config.config["cacert"])
+    return auth_url, options, {str(k): str(v) for k, v in auth.items()}
