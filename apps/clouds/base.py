@@ -28,6 +28,14 @@ def require_aware(**moments: datetime) -> None:
             raise BadInput(f"The {name} time must include a time zone.", fields={name: ["Needs a time zone."]})
 
 
+def machine_name_clean(name: str | None) -> str:
+    """The name a machine may have on every cloud we drive: 1 to 255 characters."""
+    cleaned = (name or "").strip()
+    if not cleaned or len(cleaned) > 255:
+        raise BadInput("A machine needs a name of 1 to 255 characters.", fields={"name": ["1 to 255 characters."]})
+    return cleaned
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a driver (for this cloud and project) can do beyond machines."""

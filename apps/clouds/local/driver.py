@@ -24,7 +24,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .. import dto
-from ..base import Capabilities, CloudDriver, require_aware
+from ..base import Capabilities, CloudDriver, machine_name_clean, require_aware
 from ..errors import BadInput, InvalidOperation, NotFound, QuotaExceeded
 from ..models import (
     LocalAllocation,
@@ -247,9 +247,7 @@ class LocalDriver(CloudDriver):
         metadata: Mapping[str, str] | None = None,
         lease_id: str | None = None,
     ) -> dto.Machine:
-        name = (name or "").strip()
-        if not name or len(name) > 255:
-            raise BadInput("A machine needs a name of 1 to 255 characters.", fields={"name": ["1 to 255 characters."]})
+        name = machine_name_clean(name)
         image = self._images().filter(uid=image_id).first()
         if image is None:
             raise BadInput(f"There is no image {image_id} on this cloud.", fields={"image_id": ["Unknown image."]})

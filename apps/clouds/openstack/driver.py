@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from django.utils.dateparse import parse_datetime
 
 from .. import dto
-from ..base import Capabilities, CloudDriver, require_aware
+from ..base import Capabilities, CloudDriver, machine_name_clean, require_aware
 from ..errors import BadInput, CloudError, InvalidOperation, NotFound
 from . import sdk
 from .sdk import ksa_errors, translate_errors
@@ -222,9 +222,7 @@ class OpenStackDriver(CloudDriver):
         metadata: Mapping[str, str] | None = None,
         lease_id: str | None = None,
     ) -> dto.Machine:
-        name = (name or "").strip()
-        if not name or len(name) > 255:
-            raise BadInput("A machine needs a name of 1 to 255 characters.", fields={"name": ["1 to 255 characters."]})
+        name = machine_name_clean(name)
         attrs: dict[str, Any] = {
             "name": name,
             "image_id": image_id,
