@@ -84,13 +84,15 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
 
     async def job_changed(self, event: dict[str, Any]) -> None:
         job_id = int(event["job_id"])
-        if self._wants(job_id, created=bool(event.get("created"))):
+        if self._wants(job_id):
             await self._send_jobs([job_id])
 
-    def _wants(self, job_id: int, *, created: bool = False) -> bool:
+    def _wants(self, job_id: int) -> bool:
         if self.job_id is not None:
             return job_id == self.job_id
-        return job_id in self.rows or (created and self.accept_new)
+        # Any job not yet shown is new to this page: its "created" event may have
+        # been published before this socket joined the group.
+        return job_id in self.rows or self.accept_new
 
     async def _send_jobs(self, job_ids: list[int]) -> None:
         parts = await self._render(job_ids)
@@ -146,7 +148,7 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
             while True:
                 await asyncio.sleep(interval)
                 changed, since = await self._changed_since(since)
-                wanted = [job_id for job_id, created in changed if self._wants(job_id, created=created)]
+                wanted = [job_id for job_id, _ in changed if self._wants(job_id)]
                 if wanted:
                     await self._send_jobs(wanted)
 
