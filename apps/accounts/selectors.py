@@ -2,10 +2,18 @@
 token or key is NotFound)."""
 
 from django.db.models import QuerySet
+from django.http import HttpRequest
+from rest_framework.request import Request
 
 from apps.core.errors import NotFound
 
 from .models import ApiToken, SshPublicKey, User
+
+
+def signed_in_user(request: HttpRequest | Request) -> User:
+    """The request's user, for views behind login_required / IsAuthenticated."""
+    assert isinstance(request.user, User)  # noqa: S101 - the view's guard ran first
+    return request.user
 
 
 def api_token_list(*, user: User) -> QuerySet[ApiToken]:

@@ -12,9 +12,8 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import ApplicationError, NotFound
 
 from .forms import ApiTokenForm, LoginForm, SshKeyForm
-from .models import User
 from .oidc import logout_response
-from .selectors import api_token_get, api_token_list, ssh_key_get, ssh_key_list
+from .selectors import api_token_get, api_token_list, signed_in_user, ssh_key_get, ssh_key_list
 from .services import api_token_create, api_token_revoke, ssh_key_add, ssh_key_delete
 
 
@@ -55,11 +54,6 @@ def logout(request: HttpRequest) -> HttpResponse:
     return logout_response(request)
 
 
-def _me(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # noqa: S101 - behind login_required
-    return request.user
-
-
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     """Who you are here, your tenancies, and signing out (works without JavaScript)."""
@@ -69,7 +63,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
     """Your API tokens; a new one is shown once, right after it is made."""
-    user = _me(request)
+    user = signed_in_user(request)
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
@@ -89,7 +83,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
     try:
-        token = api_token_get(user=_me(request), token_key=token_key)
+        token = api_token_get(user=signed_in_user(request), token_key=token_key)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     api_token_revoke(token=token)
@@ -99,7 +93,7 @@ def token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
 
 @login_required
 def ssh_key_list_view(request: HttpRequest) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     form = SshKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -116,7 +110,7 @@ def ssh_key_list_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def ssh_key_delete_view(request: HttpRequest, key_id: int) -> HttpResponse:
     try:
-        key = ssh_key_get(user=_me(request), key_id=key_id)
+        key = ssh_key_get(user=signed_in_user(request), key_id=key_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     ssh_key_delete(key=key)

@@ -6,16 +6,11 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from apps.accounts.models import ApiToken, SshPublicKey, User
-from apps.accounts.selectors import api_token_get, api_token_list, ssh_key_get, ssh_key_list
+from apps.accounts.models import ApiToken, SshPublicKey
+from apps.accounts.selectors import api_token_get, api_token_list, signed_in_user, ssh_key_get, ssh_key_list
 from apps.accounts.services import api_token_create, api_token_revoke, ssh_key_add, ssh_key_delete
 
 from .serializers import ApiTokenCreatedSerializer, ApiTokenSerializer, MeSerializer, SshPublicKeySerializer
-
-
-def _me(request: Request) -> User:
-    assert isinstance(request.user, User)  # noqa: S101 - IsAuthenticated ran first
-    return request.user
 
 
 class MeView(APIView):
@@ -23,7 +18,7 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer, operation_id="me_retrieve")
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(_me(request)).data)
+        return Response(MeSerializer(signed_in_user(request)).data)
 
 
 class ApiTokenViewSet(
@@ -36,16 +31,16 @@ class ApiTokenViewSet(
     lookup_field = "token_key"
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        return api_token_list(user=_me(self.request))
+        return api_token_list(user=signed_in_user(self.request))
 
     def get_object(self) -> ApiToken:
-        return api_token_get(user=_me(self.request), token_key=self.kwargs["token_key"])
+        return api_token_get(user=signed_in_user(self.request), token_key=self.kwargs["token_key"])
 
     @extend_schema(request=ApiTokenSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request: Request) -> Response:
         serializer = ApiTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, key = api_token_create(user=_me(request), **serializer.validated_data)
+        token, key = api_token_create(user=signed_in_user(request), **serializer.validated_data)
         body = ApiTokenCreatedSerializer(token).data
         body["token"] = key
         return Response(body, status=status.HTTP_201_CREATED)
@@ -63,17 +58,17 @@ class SshPublicKeyViewSet(
     queryset = SshPublicKey.objects.none()  # the real one, per user, is get_queryset
 
     def get_queryset(self) -> QuerySet[SshPublicKey]:
-        return ssh_key_list(user=_me(self.request))
+        return ssh_key_list(user=signed_in_user(self.request))
 
     def get_object(self) -> SshPublicKey:
-        return ssh_key_get(user=_me(self.request), key_id=int(self.kwargs["pk"]))
+        return ssh_key_get(user=signed_in_user(self.request), key_id=int(self.kwargs["pk"]))
 
     @extend_schema(request=SshPublicKeySerializer, responses={201: SshPublicKeySerializer})
     def create(self, request: Request) -> Response:
         serializer: BaseSerializer[SshPublicKey] = SshPublicKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key = ssh_key_add(
-            user=_me(request),
+            user=signed_in_user(request),
             name=serializer.validated_data.get("name", ""),
             public_key=serializer.validated_data["public_key"],
         )
