@@ -3,7 +3,9 @@
 A page connects with what it shows in the query string:
 
 - a job page: `?job=<id>&log_after=<last log line id it rendered>`;
-- a jobs list: `?jobs=<ids of its rows>[&new=1]` (`new`: also add rows for new jobs).
+- a jobs list: `?jobs=<ids of its rows>[&new=1]` (`new`: also add rows for new jobs);
+- other apps' rows and detail pages (apps.jobs.live): `?machines=<ids>[&new_machines=1]`,
+  `?machine=<id>`.
 
 Workers publish "job N changed" to the tenancy's group (apps.jobs.events).
 For every such event the consumer checks again that the user is still a member
@@ -26,7 +28,6 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 from django.conf import settings
-from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from apps.core.errors import NotFound
 from apps.tenancies.selectors import tenancy_get_for_user
 
 from .events import tenancy_group
+from .live import LiveResource, live_resources
 from .models import Job
 from .selectors import job_log_lines
 
@@ -64,6 +66,19 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
         self.log_after = (_ints(query.get("log_after", [])) or [0])[0]
         self.rows: set[int] = set(_ints(query.get("jobs", [])))
         self.accept_new = query.get("new") == ["1"] and self.job_id is None
+        # Per live resource: the rows shown, whether new ones are wanted, the object of a detail page.
+        self.live_rows: dict[str, set[int]] = {}
+        self.live_new: set[str] = set()
+        self.live_detail: dict[str, int] = {}
+        for name in live_resources():
+            if f"{name}s" in query:
+                self.live_rows[name] = set(_ints(query[f"{name}s"]))
+            if query.get(f"new_{name}s") == ["1"]:
+                self.live_rows.setdefault(name, set())
+                self.live_new.add(name)
+            detail = _ints(query.get(name, []))
+            if detail:
+                self.live_detail[name] = detail[0]
         self.group = tenancy_group(self.tenancy_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -86,6 +101,57 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
         job_id = int(event["job_id"])
         if self._wants(job_id):
             await self._send_jobs([job_id])
+
+    async def resource_changed(self, event: dict[str, Any]) -> None:
+        name, object_id = str(event["resource"]), int(event["object_id"])
+        if self._wants_resource(name, object_id):
+            await self._send_resource(name, [object_id])
+
+    def _wants_resource(self, name: str, object_id: int) -> bool:
+        if self.live_detail.get(name) == object_id:
+            return True
+        return object_id in self.live_rows.get(name, ()) or name in self.live_new
+
+    async def _send_resource(self, name: str, ids: list[int]) -> None:
+        parts = await self._render_resource(name, ids)
+        if parts is None:
+            await self.close(code=4404)
+            return
+        for part in parts:
+            await self.send(text_data=part)
+
+    @database_sync_to_async  # type: ignore[untyped-decorator]
+    def _render_resource(self, name: str, ids: list[int]) -> list[str] | None:
+        try:
+            tenancy_get_for_user(user=self.user, tenancy_id=self.tenancy_id)
+        except NotFound:
+            return None
+        resource: LiveResource | None = live_resources().get(name)
+        if resource is None:
+            return []
+        parts: list[str] = []
+        detail = self.live_detail.get(name)
+        if detail is not None and detail in ids:
+            parts.extend(resource.detail(self.tenancy_id, detail))
+            if not resource.existing(self.tenancy_id, [detail]):
+                del self.live_detail[name]  # told once that it is gone
+        row_ids = [i for i in ids if i in self.live_rows.get(name, ()) or name in self.live_new]
+        if not row_ids:
+            return parts
+        rows = resource.rows(self.tenancy_id, row_ids)
+        shown = self.live_rows.setdefault(name, set())
+        for object_id in row_ids:
+            html = rows.get(object_id)
+            if html is None:
+                if object_id in shown:
+                    shown.discard(object_id)
+                    parts.append(f'<tr id="{resource.row_id(object_id)}" hx-swap-oob="delete"></tr>')
+            elif object_id in shown:
+                parts.append(html.replace("<tr ", '<tr hx-swap-oob="true" ', 1))
+            else:
+                shown.add(object_id)
+                parts.append(f'<tbody id="{resource.rows_container}" hx-swap-oob="afterbegin">{html}</tbody>')
+        return parts
 
     def _wants(self, job_id: int) -> bool:
         if self.job_id is not None:
@@ -147,15 +213,29 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
         with contextlib.suppress(asyncio.CancelledError):
             while True:
                 await asyncio.sleep(interval)
-                changed, since = await self._changed_since(since)
+                changed, resources, since = await self._changed_since(since)
                 wanted = [job_id for job_id, _ in changed if self._wants(job_id)]
                 if wanted:
                     await self._send_jobs(wanted)
+                for name, ids in resources.items():
+                    wanted = [i for i in ids if self._wants_resource(name, i)]
+                    if wanted:
+                        await self._send_resource(name, wanted)
 
     @database_sync_to_async  # type: ignore[untyped-decorator]
-    def _changed_since(self, since: datetime) -> tuple[list[tuple[int, bool]], datetime]:
+    def _changed_since(self, since: datetime) -> tuple[list[tuple[int, bool]], dict[str, list[int]], datetime]:
+        # Read the clock first: a change made while we read is seen again next time, never missed.
+        now = timezone.now()
         jobs = Job.objects.filter(tenancy_id=self.tenancy_id, updated_at__gt=since)
         if self.job_id is not None:
             jobs = jobs.filter(pk=self.job_id)
-        latest = jobs.aggregate(latest=Max("updated_at"))["latest"] or since
-        return [(pk, created_at > since) for pk, created_at in jobs.values_list("pk", "created_at")], latest
+        changed = [(pk, created_at > since) for pk, created_at in jobs.values_list("pk", "created_at")]
+        resources = {}
+        for name, resource in live_resources().items():
+            if name in self.live_rows or name in self.live_detail:
+                ids = resource.changed_since(self.tenancy_id, since)
+                # Rows deleted since (the page still shows them): rendered as gone.
+                shown = list(self.live_rows.get(name, ())) + list(filter(None, [self.live_detail.get(name)]))
+                existing = resource.existing(self.tenancy_id, shown) if shown else set()
+                resources[name] = ids + [i for i in shown if i not in existing and i not in ids]
+        return changed, resources, now

@@ -29,3 +29,18 @@ def job_changed_publish(*, tenancy_id: int, job_id: int, created: bool = False) 
         )
     except Exception:
         logger.warning("Could not publish a change of job %s", job_id, exc_info=True)
+
+
+def resource_changed_publish(*, tenancy_id: int, resource: str, object_id: int, created: bool = False) -> None:
+    """A tenancy's resource row (a machine, a volume…) changed: pages showing it re-render it
+    through the renderer its app registered (apps.jobs.live)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            tenancy_group(tenancy_id),
+            {"type": "resource.changed", "resource": resource, "object_id": object_id, "created": created},
+        )
+    except Exception:
+        logger.warning("Could not publish a change of %s %s", resource, object_id, exc_info=True)

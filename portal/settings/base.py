@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.tenancies",
     "apps.jobs",
     "apps.clouds",
+    "apps.machines",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -177,8 +178,14 @@ ATRIUM_JOB_REQUEUE_AFTER = env.int("ATRIUM_JOB_REQUEUE_AFTER", default=900)
 # Seconds between two periodic syncs of a tenancy; 0 turns the periodic sync off.
 ATRIUM_SYNC_INTERVAL = env.int("ATRIUM_SYNC_INTERVAL", default=600)
 # With the in-memory channel layer the web process cannot hear workers: live
-# pages re-read their jobs from the database this often (seconds) instead.
+# pages re-read their jobs and rows from the database this often (seconds) instead.
 ATRIUM_LIVE_POLL_INTERVAL = env.float("ATRIUM_LIVE_POLL_INTERVAL", default=1.0)
+# Machines (apps.machines): seconds between looks at a machine a job is waiting
+# for, the most a build or an action may take, and how old the cached list of
+# images and sizes may get before a form reads it from the cloud again.
+ATRIUM_MACHINE_POLL_INTERVAL = env.float("ATRIUM_MACHINE_POLL_INTERVAL", default=2.0)
+ATRIUM_MACHINE_TIMEOUT = env.int("ATRIUM_MACHINE_TIMEOUT", default=1800)
+ATRIUM_CATALOGUE_MAX_AGE = env.int("ATRIUM_CATALOGUE_MAX_AGE", default=600)
 
 # --- Authentication ---------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

@@ -8,3 +8,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {**TASKS["default"], "BACKEND": "django_tasks_db.DatabaseBackend"}}  # noqa: F405
 # Job kinds and sync hooks the tests use (worker subprocesses get the same list).
 ATRIUM_JOB_MODULES = ["tests.jobkinds"]
+# Jobs waiting for the local cloud look often (its delays are set per cloud in tests).
+ATRIUM_MACHINE_POLL_INTERVAL = 0.05

@@ -1,0 +1,538 @@
+"""Machine, external IP and volume jobs, and the machines part of the tenancy sync.
+
+Each job loads its row, calls the cloud through the driver and stores what the
+cloud then says (services.machine_observe). Whatever happens, the row's task is
+cleared at the end, so the pages never show a machine "stopping" forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from apps.accounts.models import SshPublicKey
+from apps.clouds import dto
+from apps.clouds.base import CloudDriver
+from apps.clouds.errors import CloudError, InvalidOperation, NotFound, Timeout
+from apps.clouds.registry import driver_for_tenancy
+from apps.jobs.context import JobContext
+from apps.jobs.models import JobLock
+from apps.jobs.registry import job_kind
+from apps.jobs.sync import register_tenancy_sync
+from apps.tenancies.models import Tenancy
+
+from .models import ExternalIp, Machine, Volume
+from .services import catalogue_refresh, changed, machine_observe, task_set
+
+S = dto.MachineStatus
+ATRIUM_MACHINE_KEY = "atrium_machine"
+
+
+def _target(ctx: JobContext, model: type[Model]) -> Any:
+    obj = ctx.target()
+    assert isinstance(obj, model)  # noqa: S101 - each kind targets one model
+    return obj
+
+
+@contextmanager
+def _clearing_task(obj: Machine | ExternalIp | Volume) -> Iterator[None]:
+    """The row's task ends with the job, however it ends (a deleted row has nothing to clear)."""
+    try:
+        yield
+    finally:
+        type(obj).objects.filter(pk=obj.pk).update(task="", updated_at=timezone.now())
+        if type(obj).objects.filter(pk=obj.pk).exists():
+            changed(obj)
+
+
+def _wait(
+    ctx: JobContext,
+    what: str,
+    poll: Callable[[], Any],
+    done: Callable[[Any], bool],
+    timeout: float | None = None,
+) -> Any:
+    """Poll the cloud until `done(poll())`; Timeout (retryable) after `timeout` seconds."""
+    timeout = timeout if timeout is not None else settings.ATRIUM_MACHINE_TIMEOUT
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = poll()
+        if done(seen):
+            return seen
+        if time.monotonic() > deadline:
+            raise Timeout(f"{what} took longer than {round(timeout)} seconds.")
+        ctx.sleep(settings.ATRIUM_MACHINE_POLL_INTERVAL)
+
+
+def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: str) -> dto.Machine:
+    """Wait for the machine to leave its transitional status, storing each change seen."""
+    last: list[str] = [machine.status]
+
+    def poll() -> dto.Machine:
+        seen = driver.machine_get(machine_id=machine.cloud_id)
+        if seen.status.value != last[0]:
+            ctx.log(f"{machine.name} is {seen.status.value}.")
+            last[0] = seen.status.value
+            machine_observe(machine=machine, seen=seen)
+        return seen
+
+    seen: dto.Machine = _wait(ctx, what, poll, lambda m: not m.status.is_transitional)
+    machine_observe(machine=machine, seen=seen)
+    return seen
+
+
+def _key_name(key: SshPublicKey) -> str:
+    """A key pair name that is the same for the same key on every run (so a retry reuses it)."""
+    digest = hashlib.sha256(key.public_key.strip().encode()).hexdigest()[:16]
+    return f"atrium-{digest}"
+
+
+def _keypair(ctx: JobContext, driver: CloudDriver, key: SshPublicKey) -> str:
+    name = _key_name(key)
+    if any(pair.name == name for pair in driver.keypairs()):
+        return name
+    driver.keypair_import(name=name, public_key=key.public_key)
+    ctx.log(f"Imported the SSH key {key.name} ({key.fingerprint}) as the key pair {name}.")
+    return name
+
+
+# --- machines -----------------------------------------------------------------------------------
+
+
+@job_kind("machines.create", label="Create machine", resumable=True)
+def machine_create_job(ctx: JobContext) -> dict[str, Any]:
+    machine: Machine = _target(ctx, Machine)
+    tenancy = machine.tenancy
+    driver = driver_for_tenancy(tenancy)
+    stages = ["Create server", "Wait until active"]
+    if machine.want_external_ip:
+        stages.append("Attach an external IP")
+    ctx.plan(stages)
+    if not machine.cloud_id:
+        machine.status, machine.fault = S.BUILD, ""
+        task_set(machine, "building")
+    with _clearing_task(machine):
+        with ctx.stage("Create server"):
+            if not machine.cloud_id:
+                # An earlier attempt may have made the server before its worker died: find it by its tag.
+                earlier = [m for m in driver.machines() if m.metadata.get(ATRIUM_MACHINE_KEY) == str(machine.pk)]
+                if earlier:
+                    seen = earlier[0]
+                    ctx.log(f"Found the server an earlier attempt created ({seen.id}).")
+                else:
+                    key_name = None
+                    key_id = ctx.job.params.get("ssh_key_id")
+                    key = SshPublicKey.objects.filter(pk=key_id).first() if key_id else None
+                    if key is not None:
+                        key_name = _keypair(ctx, driver, key)
+                    try:
+                        seen = driver.machine_create(
+                            name=machine.name,
+                            image_id=machine.image_id,
+                            size_id=machine.size_id,
+                            key_name=key_name,
+                            metadata={ATRIUM_MACHINE_KEY: str(machine.pk), "atrium_tenancy": str(tenancy.pk)},
+                        )
+                    except CloudError as exc:
+                        # Nothing was made: the row says why (and counts for no quota) until deleted or retried.
+                        machine.status, machine.fault = S.ERROR, exc.message
+                        machine.save(update_fields=["status", "fault", "updated_at"])
+                        raise
+                    ctx.log(f"The cloud accepted {machine.name} as server {seen.id}.")
+                machine_observe(machine=machine, seen=seen)
+            ctx.progress(30)
+        with ctx.stage("Wait until active"):
+            seen = _wait_machine(ctx, driver, machine, f"Building {machine.name}")
+            if seen.status != S.ACTIVE:
+                raise InvalidOperation(
+                    f"The cloud could not build {machine.name}: {seen.fault or 'it ended in ' + seen.status.value}."
+                )
+            ctx.progress(80)
+        if machine.want_external_ip:
+            with ctx.stage("Attach an external IP"):
+                _attach_new_ip(ctx, driver, machine)
+    return {"machine": machine.pk, "server": machine.cloud_id, "status": machine.status}
+
+
+def _attach_new_ip(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
+    if machine.external_ip:
+        ctx.log(f"{machine.name} has the external IP {machine.external_ip} already.")
+        return
+    allocated = driver.external_ip_allocate()
+    ip = ExternalIp.objects.create(
+        tenancy=machine.tenancy,
+        created_by=machine.created_by,
+        cloud_id=allocated.id,
+        address=allocated.address,
+        with_machine=True,
+        observed_at=timezone.now(),
+    )
+    ctx.log(f"Allocated the external IP {allocated.address}.")
+    attached = driver.external_ip_attach(ip_id=allocated.id, machine_id=machine.cloud_id)
+    ip.machine = machine
+    ip.save(update_fields=["machine", "updated_at"])
+    changed(ip, created=True)
+    ctx.log(f"Attached {attached.address} to {machine.name}.")
+    machine_observe(machine=machine, seen=driver.machine_get(machine_id=machine.cloud_id))
+
+
+def _action_job(verb: str, call: Callable[[CloudDriver, str], dto.Machine]) -> Callable[[JobContext], Any]:
+    def run(ctx: JobContext) -> dict[str, Any]:
+        machine: Machine = _target(ctx, Machine)
+        driver = driver_for_tenancy(machine.tenancy)
+        ctx.plan([f"{verb} the server", "Wait until it has finished"])
+        with _clearing_task(machine):
+            with ctx.stage(f"{verb} the server"):
+                machine_observe(machine=machine, seen=call(driver, machine.cloud_id))
+            with ctx.stage("Wait until it has finished"):
+                seen = _wait_machine(ctx, driver, machine, f"{verb} {machine.name}")
+        return {"machine": machine.pk, "status": seen.status.value}
+
+    return run
+
+
+job_kind("machines.start", label="Start machine")(
+    _action_job("Start", lambda driver, cloud_id: driver.machine_start(machine_id=cloud_id))
+)
+job_kind("machines.stop", label="Stop machine")(
+    _action_job("Stop", lambda driver, cloud_id: driver.machine_stop(machine_id=cloud_id))
+)
+job_kind("machines.restart", label="Restart machine")(
+    _action_job("Restart", lambda driver, cloud_id: driver.machine_reboot(machine_id=cloud_id))
+)
+
+
+@job_kind("machines.delete", label="Delete machine", resumable=True)
+def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
+    machine: Machine = _target(ctx, Machine)
+    driver = driver_for_tenancy(machine.tenancy)
+    own_ips = list(ExternalIp.objects.filter(machine=machine, with_machine=True))
+    ctx.plan(["Delete the server", "Wait until it is gone"] + (["Release its external IP"] if own_ips else []))
+    name = machine.name
+    with _clearing_task(machine):
+        with ctx.stage("Delete the server"):
+            if machine.cloud_id:
+                try:
+                    driver.machine_delete(machine_id=machine.cloud_id)
+                except NotFound:
+                    ctx.log(f"The cloud has no server {machine.cloud_id} any more.")
+            else:
+                ctx.log("The server was never created on the cloud.")
+        with ctx.stage("Wait until it is gone"):
+            if machine.cloud_id:
+                _wait(ctx, f"Deleting {name}", lambda: _gone(driver, machine.cloud_id), bool)
+        if own_ips:
+            with ctx.stage("Release its external IP"):
+                for ip in own_ips:
+                    try:
+                        driver.external_ip_release(ip_id=ip.cloud_id)
+                        ctx.log(f"Released {ip.address}.")
+                    except NotFound:
+                        pass
+                    ip.delete()
+        Volume.objects.filter(machine=machine).update(machine=None, device="", status=dto.VolumeStatus.AVAILABLE)
+        for volume in Volume.objects.filter(tenancy=machine.tenancy, status=dto.VolumeStatus.AVAILABLE):
+            changed(volume)
+        machine.delete()
+        changed_gone(machine.tenancy_id, "machine", ctx.job.target_id)
+    return {"deleted": name}
+
+
+def changed_gone(tenancy_id: int, resource: str, object_id: str) -> None:
+    from apps.jobs.events import resource_changed_publish
+
+    transaction.on_commit(
+        lambda: resource_changed_publish(tenancy_id=tenancy_id, resource=resource, object_id=int(object_id))
+    )
+
+
+def _gone(driver: CloudDriver, cloud_id: str) -> bool:
+    try:
+        driver.machine_get(machine_id=cloud_id)
+    except NotFound:
+        return True
+    return False
+
+
+# --- external IPs ----------------------------------------------------------------------------------
+
+
+def _ip_observe(ip: ExternalIp, seen: dto.ExternalIp) -> None:
+    ip.cloud_id = seen.id
+    ip.address = seen.address
+    ip.machine = (
+        Machine.objects.filter(tenancy=ip.tenancy, cloud_id=seen.machine_id).first() if seen.machine_id else None
+    )
+    ip.observed_at = timezone.now()
+    ip.save(update_fields=["cloud_id", "address", "machine", "observed_at", "task", "updated_at"])
+    changed(ip)
+
+
+def _machine_refresh(driver: CloudDriver, machine: Machine | None) -> None:
+    if machine is not None and machine.cloud_id:
+        with suppress(NotFound):
+            machine_observe(machine=machine, seen=driver.machine_get(machine_id=machine.cloud_id))
+
+
+@job_kind("machines.ip_allocate", label="Allocate external IP")
+def ip_allocate_job(ctx: JobContext) -> dict[str, Any]:
+    ip: ExternalIp = _target(ctx, ExternalIp)
+    driver = driver_for_tenancy(ip.tenancy)
+    ctx.plan(["Allocate the address"])
+    try:
+        with _clearing_task(ip), ctx.stage("Allocate the address"):
+            _ip_observe(ip, driver.external_ip_allocate())
+            ctx.log(f"Allocated {ip.address}.")
+    except CloudError:
+        ip.delete()  # nothing was allocated: the request leaves no row behind
+        changed_gone(ip.tenancy_id, "externalip", ctx.job.target_id)
+        raise
+    return {"address": ip.address}
+
+
+@job_kind("machines.ip_attach", label="Attach external IP")
+def ip_attach_job(ctx: JobContext) -> dict[str, Any]:
+    ip: ExternalIp = _target(ctx, ExternalIp)
+    machine = Machine.objects.get(pk=ctx.job.params["machine"], tenancy=ip.tenancy)
+    driver = driver_for_tenancy(ip.tenancy)
+    ctx.plan(["Attach the address"])
+    with _clearing_task(ip), ctx.stage("Attach the address"):
+        _ip_observe(ip, driver.external_ip_attach(ip_id=ip.cloud_id, machine_id=machine.cloud_id))
+        _machine_refresh(driver, machine)
+        ctx.log(f"{ip.address} now reaches {machine.name}.")
+    return {"address": ip.address, "machine": machine.pk}
+
+
+@job_kind("machines.ip_detach", label="Detach external IP")
+def ip_detach_job(ctx: JobContext) -> dict[str, Any]:
+    ip: ExternalIp = _target(ctx, ExternalIp)
+    machine = ip.machine
+    driver = driver_for_tenancy(ip.tenancy)
+    ctx.plan(["Detach the address"])
+    with _clearing_task(ip), ctx.stage("Detach the address"):
+        _ip_observe(ip, driver.external_ip_detach(ip_id=ip.cloud_id))
+        _machine_refresh(driver, machine)
+        ctx.log(f"Detached {ip.address}.")
+    return {"address": ip.address}
+
+
+@job_kind("machines.ip_release", label="Release external IP", resumable=True)
+def ip_release_job(ctx: JobContext) -> dict[str, Any]:
+    ip: ExternalIp = _target(ctx, ExternalIp)
+    driver = driver_for_tenancy(ip.tenancy)
+    ctx.plan(["Release the address"])
+    with _clearing_task(ip), ctx.stage("Release the address"):
+        try:
+            driver.external_ip_release(ip_id=ip.cloud_id)
+        except NotFound:
+            ctx.log("The cloud had released it already.")
+        ip.delete()
+        changed_gone(ip.tenancy_id, "externalip", ctx.job.target_id)
+    return {"released": ip.address}
+
+
+# --- volumes -----------------------------------------------------------------------------------------
+
+
+def _volume_observe(volume: Volume, seen: dto.Volume) -> None:
+    volume.cloud_id = seen.id
+    volume.status = seen.status.value
+    volume.size_gb = seen.size_gb
+    volume.device = seen.device or ""
+    volume.machine = (
+        Machine.objects.filter(tenancy=volume.tenancy, cloud_id=seen.machine_id).first() if seen.machine_id else None
+    )
+    volume.observed_at = timezone.now()
+    volume.save(
+        update_fields=["cloud_id", "status", "size_gb", "device", "machine", "observed_at", "task", "updated_at"]
+    )
+    changed(volume)
+
+
+_VOLUME_SETTLING = {dto.VolumeStatus.CREATING, dto.VolumeStatus.ATTACHING, dto.VolumeStatus.DETACHING}
+
+
+def _wait_volume(ctx: JobContext, driver: CloudDriver, volume: Volume) -> dto.Volume:
+    seen: dto.Volume = _wait(
+        ctx,
+        f"The volume {volume.name}",
+        lambda: driver.volume_get(volume_id=volume.cloud_id),
+        lambda v: v.status not in _VOLUME_SETTLING,
+    )
+    _volume_observe(volume, seen)
+    return seen
+
+
+@job_kind("machines.volume_create", label="Create volume")
+def volume_create_job(ctx: JobContext) -> dict[str, Any]:
+    volume: Volume = _target(ctx, Volume)
+    driver = driver_for_tenancy(volume.tenancy)
+    ctx.plan(["Create the volume", "Wait until available"])
+    with _clearing_task(volume):
+        with ctx.stage("Create the volume"):
+            try:
+                _volume_observe(volume, driver.volume_create(name=volume.name, size_gb=volume.size_gb))
+            except CloudError:
+                volume.delete()
+                changed_gone(volume.tenancy_id, "volume", ctx.job.target_id)
+                raise
+        with ctx.stage("Wait until available"):
+            seen = _wait_volume(ctx, driver, volume)
+            if seen.status != dto.VolumeStatus.AVAILABLE:
+                raise InvalidOperation(f"The cloud could not create the volume {volume.name} ({seen.status.value}).")
+    return {"volume": volume.pk, "status": volume.status}
+
+
+@job_kind("machines.volume_attach", label="Attach volume")
+def volume_attach_job(ctx: JobContext) -> dict[str, Any]:
+    volume: Volume = _target(ctx, Volume)
+    machine = Machine.objects.get(pk=ctx.job.params["machine"], tenancy=volume.tenancy)
+    driver = driver_for_tenancy(volume.tenancy)
+    ctx.plan(["Attach the volume", "Wait until in use"])
+    with _clearing_task(volume):
+        with ctx.stage("Attach the volume"):
+            _volume_observe(volume, driver.volume_attach(volume_id=volume.cloud_id, machine_id=machine.cloud_id))
+        with ctx.stage("Wait until in use"):
+            seen = _wait_volume(ctx, driver, volume)
+            ctx.log(f"{volume.name} is attached to {machine.name} as {seen.device or 'a new disk'}.")
+    return {"volume": volume.pk, "machine": machine.pk, "device": volume.device}
+
+
+@job_kind("machines.volume_detach", label="Detach volume")
+def volume_detach_job(ctx: JobContext) -> dict[str, Any]:
+    volume: Volume = _target(ctx, Volume)
+    driver = driver_for_tenancy(volume.tenancy)
+    ctx.plan(["Detach the volume", "Wait until available"])
+    with _clearing_task(volume):
+        with ctx.stage("Detach the volume"):
+            _volume_observe(volume, driver.volume_detach(volume_id=volume.cloud_id))
+        with ctx.stage("Wait until available"):
+            _wait_volume(ctx, driver, volume)
+    return {"volume": volume.pk, "status": volume.status}
+
+
+@job_kind("machines.volume_delete", label="Delete volume", resumable=True)
+def volume_delete_job(ctx: JobContext) -> dict[str, Any]:
+    volume: Volume = _target(ctx, Volume)
+    driver = driver_for_tenancy(volume.tenancy)
+    ctx.plan(["Delete the volume"])
+    with _clearing_task(volume), ctx.stage("Delete the volume"):
+        if volume.cloud_id:
+            try:
+                driver.volume_delete(volume_id=volume.cloud_id)
+            except NotFound:
+                ctx.log("The cloud had deleted it already.")
+        volume.delete()
+        changed_gone(volume.tenancy_id, "volume", ctx.job.target_id)
+    return {"deleted": volume.name}
+
+
+# --- the tenancy sync ------------------------------------------------------------------------------------
+
+
+def _busy_ids(model: type[Model]) -> set[int]:
+    """Rows a job holds now: the sync leaves them to that job."""
+    content_type = ContentType.objects.get_for_model(model)
+    keys = JobLock.objects.filter(target_key__startswith=f"{content_type.pk}:").values_list("target_key", flat=True)
+    return {int(key.split(":", 1)[1]) for key in keys}
+
+
+@register_tenancy_sync("Machines")
+def machines_sync(ctx: JobContext, tenancy: Tenancy) -> dict[str, int]:
+    """Bring machines, external IPs and volumes in line with the cloud: update what
+    changed, adopt what was made outside Atrium (marked external), drop what is gone."""
+    driver = driver_for_tenancy(tenancy)
+    catalogue = catalogue_refresh(tenancy=tenancy)
+    counts = {"machines": 0, "adopted": 0, "gone": 0}
+    sizes = {s["id"]: s for s in catalogue.sizes}
+    images = {i["id"]: i for i in catalogue.images}
+    busy = _busy_ids(Machine)
+    seen_machines = driver.machines()
+    rows = {m.cloud_id: m for m in Machine.objects.filter(tenancy=tenancy).exclude(cloud_id="")}
+    tagged = {
+        str(m.pk): m for m in Machine.objects.filter(tenancy=tenancy, cloud_id="").exclude(pk__in=busy)
+    }  # rows whose create job died after the cloud made the server
+    for seen in seen_machines:
+        counts["machines"] += 1
+        row = rows.pop(seen.id, None) or tagged.pop(seen.metadata.get(ATRIUM_MACHINE_KEY, ""), None)
+        if row is None:
+            size = sizes.get(seen.size_id, {})
+            row = Machine.objects.create(
+                tenancy=tenancy,
+                external=True,
+                name=seen.name[:255],
+                status=seen.status.value,
+                cloud_id=seen.id,
+                image_id=seen.image_id,
+                image_name=images.get(seen.image_id, {}).get("name", ""),
+                size_id=seen.size_id,
+                size_name=size.get("name", ""),
+                cpus=size.get("cpus", 0),
+                ram_mb=size.get("ram_mb", 0),
+                disk_gb=size.get("disk_gb", 0),
+                console_enabled=True,
+            )
+            counts["adopted"] += 1
+            ctx.log(f"Found {seen.name} ({seen.id}), made outside Atrium.")
+            changed(row, created=True)
+        if row.pk in busy:
+            continue
+        machine_observe(machine=row, seen=seen, task="")
+    for row in rows.values():
+        if row.pk not in busy:
+            ctx.log(f"{row.name} ({row.cloud_id}) is no longer on the cloud.")
+            row.delete()
+            changed_gone(tenancy.pk, "machine", str(row.pk))
+            counts["gone"] += 1
+    capabilities = driver.capabilities()
+    if capabilities.external_ips:
+        _sync_ips(ctx, driver, tenancy)
+    if capabilities.volumes:
+        _sync_volumes(ctx, driver, tenancy)
+    ctx.log(f"{counts['machines']} machines on the cloud; {counts['adopted']} new, {counts['gone']} gone.")
+    return counts
+
+
+def _sync_ips(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
+    busy = _busy_ids(ExternalIp)
+    rows = {ip.cloud_id: ip for ip in ExternalIp.objects.filter(tenancy=tenancy).exclude(cloud_id="")}
+    for seen in driver.external_ips():
+        row = rows.pop(seen.id, None)
+        if row is None:
+            row = ExternalIp.objects.create(tenancy=tenancy, external=True, cloud_id=seen.id, address=seen.address)
+            ctx.log(f"Found the external IP {seen.address}, allocated outside Atrium.")
+        if row.pk not in busy:
+            row.task = ""
+            _ip_observe(row, seen)
+    for row in rows.values():
+        if row.pk not in busy:
+            row.delete()
+            changed_gone(tenancy.pk, "externalip", str(row.pk))
+
+
+def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
+    busy = _busy_ids(Volume)
+    rows = {v.cloud_id: v for v in Volume.objects.filter(tenancy=tenancy).exclude(cloud_id="")}
+    for seen in driver.volumes():
+        row = rows.pop(seen.id, None)
+        if row is None:
+            row = Volume.objects.create(
+                tenancy=tenancy, external=True, cloud_id=seen.id, name=seen.name or seen.id, size_gb=seen.size_gb
+            )
+            ctx.log(f"Found the volume {row.name}, made outside Atrium.")
+        if row.pk not in busy:
+            row.task = ""
+            _volume_observe(row, seen)
+    for row in rows.values():
+        if row.pk not in busy:
+            row.delete()
+            changed_gone(tenancy.pk, "volume", str(row.pk))

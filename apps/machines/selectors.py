@@ -1,0 +1,103 @@
+"""Reads of machines, external IPs and volumes, always scoped to the user's
+tenancies (another tenancy's objects are NotFound). They read the database only,
+except `catalogue_get`, which reads the cloud once when the catalogue is missing
+or old."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import NotFound
+from apps.jobs.models import Job
+from apps.tenancies.models import Tenancy
+from apps.tenancies.selectors import tenancy_get_for_user
+
+from .models import Catalogue, ExternalIp, Machine, Volume
+
+AnyUser = User | AnonymousUser
+
+
+def catalogue_get(*, tenancy: Tenancy) -> Catalogue:
+    """The tenancy's images, sizes and capabilities; read from the cloud when older
+    than ATRIUM_CATALOGUE_MAX_AGE seconds (the sync refreshes it too)."""
+    from .services import catalogue_refresh
+
+    catalogue = Catalogue.objects.filter(tenancy=tenancy).first()
+    max_age = timedelta(seconds=settings.ATRIUM_CATALOGUE_MAX_AGE)
+    if catalogue is None or catalogue.refreshed_at < timezone.now() - max_age:
+        catalogue = catalogue_refresh(tenancy=tenancy)
+    return catalogue
+
+
+def machine_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[Machine]]:
+    tenancy = tenancy_get_for_user(user=user, tenancy_id=tenancy_id)
+    return tenancy, Machine.objects.filter(tenancy=tenancy).select_related("created_by")
+
+
+def machine_get(*, user: AnyUser, tenancy_id: int, machine_id: int) -> Machine:
+    _, machines = machine_list(user=user, tenancy_id=tenancy_id)
+    machine = machines.select_related("tenancy__cloud").filter(pk=machine_id).first()
+    if machine is None:
+        raise NotFound("No such machine.")
+    return machine
+
+
+def machine_search(machines: QuerySet[Machine], text: str) -> QuerySet[Machine]:
+    """Machines whose name, image, size or an address contains `text`."""
+    text = text.strip()
+    if not text:
+        return machines
+    return machines.filter(
+        Q(name__icontains=text)
+        | Q(image_name__icontains=text)
+        | Q(size_name__icontains=text)
+        | Q(internal_ip__startswith=text)
+        | Q(external_ip__startswith=text)
+    )
+
+
+def external_ip_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[ExternalIp]]:
+    tenancy = tenancy_get_for_user(user=user, tenancy_id=tenancy_id)
+    return tenancy, ExternalIp.objects.filter(tenancy=tenancy).select_related("machine", "created_by")
+
+
+def external_ip_get(*, user: AnyUser, tenancy_id: int, ip_id: int) -> ExternalIp:
+    _, ips = external_ip_list(user=user, tenancy_id=tenancy_id)
+    ip = ips.filter(pk=ip_id).first()
+    if ip is None:
+        raise NotFound("No such external IP.")
+    return ip
+
+
+def volume_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[Volume]]:
+    tenancy = tenancy_get_for_user(user=user, tenancy_id=tenancy_id)
+    return tenancy, Volume.objects.filter(tenancy=tenancy).select_related("machine", "created_by")
+
+
+def volume_get(*, user: AnyUser, tenancy_id: int, volume_id: int) -> Volume:
+    _, volumes = volume_list(user=user, tenancy_id=tenancy_id)
+    volume = volumes.filter(pk=volume_id).first()
+    if volume is None:
+        raise NotFound("No such volume.")
+    return volume
+
+
+def machine_jobs(*, machine: Machine) -> QuerySet[Job]:
+    """The jobs that worked on this machine, newest first (the caller has checked access)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    return (
+        Job.objects.filter(
+            tenancy_id=machine.tenancy_id,
+            target_type=ContentType.objects.get_for_model(Machine),
+            target_id=str(machine.pk),
+        )
+        .select_related("requested_by")
+        .order_by("-created_at", "-pk")
+    )

@@ -1,0 +1,456 @@
+"""Writes for machines, external IPs and volumes.
+
+A request is checked here, before anything is stored: names, the image and
+size against the tenancy's catalogue, the SSH key against the user's keys,
+quotas against the cloud's figures plus what is already on its way. Then the
+row is recorded with its task ("building", "stopping"…) and a job does the
+work (apps/machines/jobs.py). The state each action needs is checked here
+(409 otherwise) and again by the cloud when the job runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model, Sum
+from django.utils import timezone
+
+from apps.accounts.models import SshPublicKey, User
+from apps.clouds import dto
+from apps.clouds.base import machine_name_clean
+from apps.clouds.errors import BadInput, QuotaExceeded, Unsupported
+from apps.clouds.registry import driver_for_tenancy
+from apps.core.errors import ApplicationError, Conflict
+from apps.jobs.events import resource_changed_publish
+from apps.jobs.models import Job
+from apps.jobs.services import job_create
+from apps.tenancies.models import Tenancy
+
+from .models import Catalogue, ExternalIp, Machine, Volume
+
+S = dto.MachineStatus
+
+# What each machine action needs (the cloud's own rule; the local driver enforces the same).
+ACTIONS: dict[str, dict[str, Any]] = {
+    "start": {"allowed": {S.STOPPED}, "task": "starting", "label": "Start"},
+    "stop": {"allowed": {S.ACTIVE}, "task": "stopping", "label": "Stop"},
+    "restart": {"allowed": {S.ACTIVE}, "task": "restarting", "label": "Restart"},
+}
+DELETABLE = {S.ACTIVE, S.STOPPED, S.ERROR, S.UNKNOWN}
+
+
+def changed(obj: Model, *, created: bool = False) -> None:
+    """Tell the tenancy's open pages that this row changed (after the transaction commits)."""
+    tenancy_id = obj.tenancy_id  # type: ignore[attr-defined]
+    name = obj._meta.model_name or ""
+    pk = obj.pk
+    transaction.on_commit(
+        lambda: resource_changed_publish(tenancy_id=tenancy_id, resource=name, object_id=pk, created=created)
+    )
+
+
+# --- the catalogue ---------------------------------------------------------------------
+
+
+def catalogue_refresh(*, tenancy: Tenancy) -> Catalogue:
+    """Read the tenancy's images, sizes and capabilities from its cloud and keep them."""
+    driver = driver_for_tenancy(tenancy)
+    images = [
+        {
+            "id": i.id,
+            "name": i.name,
+            "os_distro": i.os_distro,
+            "os_version": i.os_version,
+            "min_disk_gb": i.min_disk_gb,
+            "min_ram_mb": i.min_ram_mb,
+        }
+        for i in driver.images()
+        if i.status == dto.ImageStatus.ACTIVE
+    ]
+    sizes = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "cpus": s.cpus,
+            "ram_mb": s.ram_mb,
+            "disk_gb": s.disk_gb,
+            "gpus": s.gpus,
+            "description": s.description,
+        }
+        for s in driver.sizes()
+    ]
+    capabilities = driver.capabilities()
+    catalogue, _ = Catalogue.objects.update_or_create(
+        tenancy=tenancy,
+        defaults={
+            "images": sorted(images, key=lambda i: str(i["name"]).lower()),
+            "sizes": sizes,
+            "capabilities": {
+                "external_ips": capabilities.external_ips,
+                "volumes": capabilities.volumes,
+                "keypairs": capabilities.keypairs,
+                "console_log": capabilities.console_log,
+                "console": capabilities.console.value if capabilities.console else None,
+            },
+            "refreshed_at": timezone.now(),
+        },
+    )
+    return catalogue
+
+
+# --- quotas ------------------------------------------------------------------------------
+
+
+def _pending_use(tenancy: Tenancy) -> dict[str, int]:
+    """What requests recorded but not yet on the cloud will take (the cloud's usage does not show them yet)."""
+    machines = Machine.objects.filter(tenancy=tenancy, cloud_id="").exclude(status=S.ERROR)
+    totals = machines.aggregate(cpus=Sum("cpus"), ram_mb=Sum("ram_mb"))
+    volumes = Volume.objects.filter(tenancy=tenancy, cloud_id="").exclude(status=dto.VolumeStatus.ERROR)
+    return {
+        "machines": machines.count(),
+        "cpus": totals["cpus"] or 0,
+        "ram_mb": totals["ram_mb"] or 0,
+        "external_ips": ExternalIp.objects.filter(tenancy=tenancy, cloud_id="").count()
+        + machines.filter(want_external_ip=True).count(),
+        "volumes": volumes.count(),
+        "volume_gb": volumes.aggregate(gb=Sum("size_gb"))["gb"] or 0,
+    }
+
+
+def quotas_current(*, tenancy: Tenancy) -> list[dto.Quota]:
+    """The cloud's quotas with what Atrium has on its way counted as used."""
+    pending = _pending_use(tenancy)
+    return [
+        dto.Quota(
+            resource=q.resource, label=q.label, limit=q.limit, used=q.used + pending.get(q.resource, 0), units=q.units
+        )
+        for q in driver_for_tenancy(tenancy).quotas()
+    ]
+
+
+def quota_check(*, tenancy: Tenancy, wanted: dict[str, int]) -> None:
+    """QuotaExceeded (409) naming each resource `wanted` would take over its limit."""
+    over = []
+    for quota in quotas_current(tenancy=tenancy):
+        amount = wanted.get(quota.resource, 0)
+        if amount and quota.limit is not None and quota.used + amount > quota.limit:
+            units = f" {quota.units}" if quota.units else ""
+            over.append(
+                f"{quota.label}: this needs {amount}{units}, {quota.used}{units} of {quota.limit}{units} are in use"
+            )
+    if over:
+        raise QuotaExceeded("This would go over the tenancy's quota. " + "; ".join(over) + ".")
+
+
+# --- machines ------------------------------------------------------------------------------
+
+
+def _catalogue_entry(entries: Iterable[dict[str, Any]], entry_id: str, field: str, what: str) -> dict[str, Any]:
+    for entry in entries:
+        if entry["id"] == entry_id:
+            return entry
+    raise BadInput(f"There is no {what} {entry_id!r} in this tenancy.", fields={field: [f"Unknown {what}."]})
+
+
+@transaction.atomic
+def machine_create(
+    *,
+    tenancy: Tenancy,
+    user: User,
+    name: str,
+    image_id: str,
+    size_id: str,
+    ssh_key: SshPublicKey | None = None,
+    external_ip: bool = False,
+    console: bool = True,
+) -> Machine:
+    """Record a new machine ("building") and start the job that creates it."""
+    from .selectors import catalogue_get
+
+    catalogue = catalogue_get(tenancy=tenancy)
+    errors: dict[str, list[str]] = {}
+    try:
+        name = machine_name_clean(name)
+    except BadInput as exc:
+        errors.update(exc.fields)
+    else:
+        if Machine.objects.filter(tenancy=tenancy, name=name).exists():
+            errors["name"] = [f"{tenancy.name} already has a machine called {name}."]
+    image = size = None
+    try:
+        image = _catalogue_entry(catalogue.images, image_id, "image_id", "image")
+    except BadInput as exc:
+        errors.update(exc.fields)
+    try:
+        size = _catalogue_entry(catalogue.sizes, size_id, "size_id", "size")
+    except BadInput as exc:
+        errors.update(exc.fields)
+    if image and size and (image["min_disk_gb"] > size["disk_gb"] or image["min_ram_mb"] > size["ram_mb"]):
+        errors["size_id"] = [
+            f"{image['name']} needs at least {image['min_disk_gb']} GB of disk and {image['min_ram_mb']} MB of RAM."
+        ]
+    if ssh_key is not None and ssh_key.user_id != user.pk:
+        errors["ssh_key_id"] = ["Not one of your SSH keys."]
+    if external_ip and not catalogue.capabilities.get("external_ips"):
+        errors["external_ip"] = [f"{tenancy.cloud.name} does not offer external IPs."]
+    if errors:
+        raise BadInput("The machine cannot be created as asked.", fields=errors)
+    assert image is not None  # noqa: S101 - no errors means it was found
+    assert size is not None  # noqa: S101 - likewise
+    quota_check(
+        tenancy=tenancy,
+        wanted={"machines": 1, "cpus": size["cpus"], "ram_mb": size["ram_mb"], "external_ips": int(external_ip)},
+    )
+    machine = Machine.objects.create(
+        tenancy=tenancy,
+        name=name,
+        created_by=user,
+        task="building",
+        status=S.BUILD,
+        image_id=image["id"],
+        image_name=image["name"],
+        size_id=size["id"],
+        size_name=size["name"],
+        cpus=size["cpus"],
+        ram_mb=size["ram_mb"],
+        disk_gb=size["disk_gb"],
+        key_fingerprint=ssh_key.fingerprint if ssh_key else "",
+        want_external_ip=external_ip,
+        console_enabled=console,
+    )
+    job_create(
+        kind="machines.create",
+        tenancy=tenancy,
+        target=machine,
+        requested_by=user,
+        params={"ssh_key_id": ssh_key.pk if ssh_key else None},
+    )
+    changed(machine, created=True)
+    return machine
+
+
+def _refuse_busy(machine: Machine) -> None:
+    if machine.task:
+        raise Conflict(f"{machine.name} is {machine.task}; wait until that has finished.")
+
+
+def machine_actions(machine: Machine) -> list[str]:
+    """The actions that make sense for the machine now (pages offer only these)."""
+    if machine.busy:
+        return []
+    if not machine.cloud_id:  # the cloud refused to make it: only deleting the request is left
+        return ["delete"] if machine.status == S.ERROR else []
+    actions = [name for name, action in ACTIONS.items() if machine.status in action["allowed"]]
+    if machine.status in DELETABLE:
+        actions.append("delete")
+    return actions
+
+
+@transaction.atomic
+def machine_action(*, machine: Machine, user: User, action: str) -> Job:
+    """Start, stop or restart the machine (409 when its state does not allow it)."""
+    if action not in ACTIONS:
+        raise ApplicationError(f"Unknown action {action!r}.", fields={"action": ["start, stop or restart."]})
+    machine = Machine.objects.select_for_update().get(pk=machine.pk)
+    _refuse_busy(machine)
+    allowed = ACTIONS[action]["allowed"]
+    if machine.status not in allowed:
+        raise Conflict(
+            f"{machine.name} is {machine.get_status_display().lower()}; it can be {action}ed only when "
+            + " or ".join(sorted(s.lower() for s in allowed))
+            + "."
+        )
+    job = job_create(kind=f"machines.{action}", tenancy=machine.tenancy, target=machine, requested_by=user)
+    machine.task = ACTIONS[action]["task"]
+    machine.save(update_fields=["task", "updated_at"])
+    changed(machine)
+    return job
+
+
+@transaction.atomic
+def machine_delete(*, machine: Machine, user: User) -> Job:
+    machine = Machine.objects.select_for_update().get(pk=machine.pk)
+    _refuse_busy(machine)
+    if machine.cloud_id and machine.status not in DELETABLE:
+        raise Conflict(f"{machine.name} is {machine.get_status_display().lower()}; delete it when that has finished.")
+    job = job_create(kind="machines.delete", tenancy=machine.tenancy, target=machine, requested_by=user)
+    machine.task = "deleting"
+    machine.save(update_fields=["task", "updated_at"])
+    changed(machine)
+    return job
+
+
+def _capable(tenancy: Tenancy, what: str, label: str) -> None:
+    from .selectors import catalogue_get
+
+    if not catalogue_get(tenancy=tenancy).capabilities.get(what):
+        raise Unsupported(f"{tenancy.cloud.name} does not offer {label}.")
+
+
+# --- external IPs --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def external_ip_allocate(*, tenancy: Tenancy, user: User) -> ExternalIp:
+    _capable(tenancy, "external_ips", "external IPs")
+    quota_check(tenancy=tenancy, wanted={"external_ips": 1})
+    ip = ExternalIp.objects.create(tenancy=tenancy, created_by=user, task="allocating")
+    job_create(kind="machines.ip_allocate", tenancy=tenancy, target=ip, requested_by=user)
+    changed(ip, created=True)
+    return ip
+
+
+@transaction.atomic
+def external_ip_attach(*, ip: ExternalIp, machine: Machine, user: User) -> Job:
+    ip = ExternalIp.objects.select_for_update().get(pk=ip.pk)
+    if machine.tenancy_id != ip.tenancy_id:
+        raise BadInput("That machine is not in this tenancy.", fields={"machine_id": ["Unknown machine."]})
+    if ip.task or not ip.cloud_id:
+        raise Conflict(f"The external IP {ip} is busy ({ip.task or 'allocating'}); try again when it is ready.")
+    if ip.machine_id:
+        raise Conflict(f"The external IP {ip} is attached to {ip.machine}; detach it first.")
+    if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
+        raise Conflict(f"{machine.name} is {machine.status_label.lower()}; attach an IP when it is active or stopped.")
+    if machine.external_ip:
+        raise Conflict(f"{machine.name} already has the external IP {machine.external_ip}.")
+    job = job_create(
+        kind="machines.ip_attach", tenancy=ip.tenancy, target=ip, requested_by=user, params={"machine": machine.pk}
+    )
+    ip.task = "attaching"
+    ip.save(update_fields=["task", "updated_at"])
+    changed(ip)
+    return job
+
+
+@transaction.atomic
+def external_ip_detach(*, ip: ExternalIp, user: User) -> Job:
+    ip = ExternalIp.objects.select_for_update().get(pk=ip.pk)
+    if ip.task:
+        raise Conflict(f"The external IP {ip} is busy ({ip.task}); try again when it is ready.")
+    if not ip.machine_id:
+        raise Conflict(f"The external IP {ip} is not attached to a machine.")
+    job = job_create(kind="machines.ip_detach", tenancy=ip.tenancy, target=ip, requested_by=user)
+    ip.task = "detaching"
+    ip.save(update_fields=["task", "updated_at"])
+    changed(ip)
+    return job
+
+
+@transaction.atomic
+def external_ip_release(*, ip: ExternalIp, user: User) -> Job:
+    ip = ExternalIp.objects.select_for_update().get(pk=ip.pk)
+    if ip.task:
+        raise Conflict(f"The external IP {ip} is busy ({ip.task}); try again when it is ready.")
+    if ip.machine_id:
+        raise Conflict(f"The external IP {ip} is attached to {ip.machine}; detach it first.")
+    job = job_create(kind="machines.ip_release", tenancy=ip.tenancy, target=ip, requested_by=user)
+    ip.task = "releasing"
+    ip.save(update_fields=["task", "updated_at"])
+    changed(ip)
+    return job
+
+
+# --- volumes ------------------------------------------------------------------------------------
+
+VOLUME_MAX_GB = 16384
+
+
+@transaction.atomic
+def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> Volume:
+    _capable(tenancy, "volumes", "volumes")
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name or len(name) > 255:
+        errors["name"] = ["1 to 255 characters."]
+    elif Volume.objects.filter(tenancy=tenancy, name=name).exists():
+        errors["name"] = [f"{tenancy.name} already has a volume called {name}."]
+    if not isinstance(size_gb, int) or not 1 <= size_gb <= VOLUME_MAX_GB:
+        errors["size_gb"] = [f"A whole number of GB from 1 to {VOLUME_MAX_GB}."]
+    if errors:
+        raise BadInput("The volume cannot be created as asked.", fields=errors)
+    quota_check(tenancy=tenancy, wanted={"volumes": 1, "volume_gb": size_gb})
+    volume = Volume.objects.create(tenancy=tenancy, created_by=user, name=name, size_gb=size_gb, task="creating")
+    job_create(kind="machines.volume_create", tenancy=tenancy, target=volume, requested_by=user)
+    changed(volume, created=True)
+    return volume
+
+
+@transaction.atomic
+def volume_attach(*, volume: Volume, machine: Machine, user: User) -> Job:
+    volume = Volume.objects.select_for_update().get(pk=volume.pk)
+    if machine.tenancy_id != volume.tenancy_id:
+        raise BadInput("That machine is not in this tenancy.", fields={"machine_id": ["Unknown machine."]})
+    if volume.task or volume.status != dto.VolumeStatus.AVAILABLE:
+        raise Conflict(f"The volume {volume.name} is {volume.status_label.lower()}; it must be available to attach.")
+    if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
+        raise Conflict(
+            f"{machine.name} is {machine.status_label.lower()}; attach volumes when it is active or stopped."
+        )
+    job = job_create(
+        kind="machines.volume_attach",
+        tenancy=volume.tenancy,
+        target=volume,
+        requested_by=user,
+        params={"machine": machine.pk},
+    )
+    volume.task = "attaching"
+    volume.save(update_fields=["task", "updated_at"])
+    changed(volume)
+    return job
+
+
+@transaction.atomic
+def volume_detach(*, volume: Volume, user: User) -> Job:
+    volume = Volume.objects.select_for_update().get(pk=volume.pk)
+    if volume.task or volume.status != dto.VolumeStatus.IN_USE:
+        raise Conflict(f"The volume {volume.name} is {volume.status_label.lower()}; only one in use can be detached.")
+    job = job_create(kind="machines.volume_detach", tenancy=volume.tenancy, target=volume, requested_by=user)
+    volume.task = "detaching"
+    volume.save(update_fields=["task", "updated_at"])
+    changed(volume)
+    return job
+
+
+@transaction.atomic
+def volume_delete(*, volume: Volume, user: User) -> Job:
+    volume = Volume.objects.select_for_update().get(pk=volume.pk)
+    if volume.task:
+        raise Conflict(f"The volume {volume.name} is {volume.task}; try again when that has finished.")
+    if volume.machine_id or volume.status == dto.VolumeStatus.IN_USE:
+        raise Conflict(f"The volume {volume.name} is attached to {volume.machine}; detach it first.")
+    job = job_create(kind="machines.volume_delete", tenancy=volume.tenancy, target=volume, requested_by=user)
+    volume.task = "deleting"
+    volume.save(update_fields=["task", "updated_at"])
+    changed(volume)
+    return job
+
+
+# --- observed state (jobs and the sync) ---------------------------------------------------------
+
+
+def machine_observe(*, machine: Machine, seen: dto.Machine, task: str | None = None) -> Machine:
+    """Store what the cloud says about the machine (and the task, when given)."""
+    machine.cloud_id = seen.id
+    machine.status = seen.status.value
+    machine.fault = seen.fault
+    machine.internal_ip = seen.internal_ip
+    machine.external_ip = seen.external_ip
+    machine.observed_at = timezone.now()
+    if seen.key_name is not None:
+        machine.key_name = seen.key_name
+    fields = ["cloud_id", "status", "fault", "internal_ip", "external_ip", "observed_at", "key_name", "updated_at"]
+    if task is not None:
+        machine.task = task
+        fields.append("task")
+    machine.save(update_fields=fields)
+    changed(machine)
+    return machine
+
+
+def task_set(obj: Machine | ExternalIp | Volume, task: str) -> None:
+    """Set the task (and save whatever else the caller changed on the row)."""
+    obj.task = task
+    obj.save()
+    changed(obj)

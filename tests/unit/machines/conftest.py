@@ -1,0 +1,67 @@
+"""A local cloud that settles at once, seeded like the demo, under the Physics tenancy."""
+
+import pytest
+from django.test import Client
+
+from apps.accounts.services import ssh_key_add
+from apps.clouds.local.seed import local_cloud_seed
+from apps.machines.selectors import catalogue_get
+from apps.tenancies.models import Tenancy
+from tests.factories import CloudFactory
+
+
+@pytest.fixture
+def cloud(db):
+    cloud = CloudFactory(name="Machines cloud", options={"build_seconds": 0, "action_seconds": 0})
+    local_cloud_seed(cloud, projects=["physics-project", "biology-project"])
+    return cloud
+
+
+@pytest.fixture
+def physics(cloud):
+    return Tenancy.objects.create(name="Physics", cloud=cloud, project_id="physics-project")
+
+
+@pytest.fixture
+def biology(cloud):
+    return Tenancy.objects.create(name="Biology", cloud=cloud, project_id="biology-project")
+
+
+@pytest.fixture
+def catalogue(physics):
+    return catalogue_get(tenancy=physics)
+
+
+def by_name(entries, name):
+    return next(entry["id"] for entry in entries if entry["name"] == name)
+
+
+@pytest.fixture
+def ubuntu(catalogue):
+    return by_name(catalogue.images, "Ubuntu 24.04 LTS")
+
+
+@pytest.fixture
+def small(catalogue):
+    return by_name(catalogue.sizes, "small")
+
+
+@pytest.fixture
+def ssh_key(physicist):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    public = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    return ssh_key_add(user=physicist, name="laptop", public_key=public)
+
+
+@pytest.fixture
+def physicist_client(physicist) -> Client:
+    client = Client()
+    client.force_login(physicist)
+    return client

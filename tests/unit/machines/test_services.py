@@ -1,0 +1,254 @@
+"""Machines, external IPs and volumes end to end through the services and jobs,
+against the local cloud (its state in the test database), the jobs run here
+with `job_run` (the code a worker runs)."""
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+
+from apps.clouds.errors import BadInput, QuotaExceeded
+from apps.clouds.local.services import local_fault_inject, local_quota_set
+from apps.clouds.models import LocalMachine
+from apps.clouds.registry import driver_for_tenancy
+from apps.core.errors import Conflict
+from apps.jobs.models import Job, JobLock
+from apps.jobs.runner import job_run
+from apps.jobs.services import tenancy_sync_start
+from apps.machines import services
+from apps.machines.models import ExternalIp, Machine, Volume
+
+from .conftest import by_name
+
+
+def run_latest(target) -> Job:
+    job = Job.objects.filter(target_type=ContentType.objects.get_for_model(target), target_id=str(target.pk)).latest(
+        "pk"
+    )
+    job_run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def create(physics, physicist, ubuntu, small, **kwargs) -> Machine:
+    return services.machine_create(
+        tenancy=physics, user=physicist, name=kwargs.pop("name", "analysis-1"), image_id=ubuntu, size_id=small, **kwargs
+    )
+
+
+def test_create_records_a_building_row_then_the_job_makes_it_active(physics, physicist, ubuntu, small, ssh_key):
+    machine = create(physics, physicist, ubuntu, small, ssh_key=ssh_key, external_ip=True)
+    assert (machine.task, machine.status, machine.cloud_id) == ("building", "BUILD", "")
+    assert (machine.image_name, machine.size_name, machine.cpus, machine.ram_mb) == (
+        "Ubuntu 24.04 LTS",
+        "small",
+        1,
+        2048,
+    )
+
+    job = run_latest(machine)
+
+    assert job.state == Job.State.SUCCEEDED, job.error
+    machine.refresh_from_db()
+    assert (machine.task, machine.status) == ("", "ACTIVE")
+    assert machine.internal_ip
+    assert machine.external_ip
+    server = LocalMachine.objects.get(uid=machine.cloud_id)
+    assert server.key_name.startswith("atrium-")
+    assert server.metadata["atrium_machine"] == str(machine.pk)
+    ip = ExternalIp.objects.get(tenancy=physics)
+    assert (ip.address, ip.machine, ip.with_machine) == (machine.external_ip, machine, True)
+
+
+def test_bad_input_is_refused_with_field_messages_and_nothing_stored(physics, physicist, ubuntu, small, catalogue):
+    with pytest.raises(BadInput) as refused:
+        services.machine_create(tenancy=physics, user=physicist, name=" ", image_id="nope", size_id="nope")
+    assert set(refused.value.fields) == {"name", "image_id", "size_id"}
+    with pytest.raises(BadInput) as refused:
+        services.machine_create(tenancy=physics, user=physicist, name="x" * 256, image_id=ubuntu, size_id=small)
+    assert "name" in refused.value.fields
+    cuda = by_name(catalogue.images, "Ubuntu 24.04 + CUDA 12")
+    with pytest.raises(BadInput) as refused:
+        services.machine_create(tenancy=physics, user=physicist, name="gpu", image_id=cuda, size_id=small)
+    assert "needs at least" in refused.value.fields["size_id"][0]
+    assert not Machine.objects.exists()
+    assert not Job.objects.exists()
+
+
+def test_a_second_machine_of_the_same_name_is_refused(physics, physicist, ubuntu, small):
+    create(physics, physicist, ubuntu, small)
+    with pytest.raises(BadInput) as refused:
+        create(physics, physicist, ubuntu, small)
+    assert refused.value.fields["name"] == ["Physics already has a machine called analysis-1."]
+
+
+def test_quota_counts_machines_still_on_their_way(physics, physicist, ubuntu, small, cloud):
+    local_quota_set(cloud=cloud, project_id="physics-project", machines=2)
+    create(physics, physicist, ubuntu, small, name="one")
+    create(physics, physicist, ubuntu, small, name="two")  # neither exists on the cloud yet
+    with pytest.raises(QuotaExceeded) as refused:
+        create(physics, physicist, ubuntu, small, name="three")
+    assert "machines: this needs 1, 2 of 2 are in use" in refused.value.message
+    assert Machine.objects.count() == 2
+
+
+def test_a_failed_build_ends_in_error_with_the_clouds_reason(physics, physicist, ubuntu, small, cloud):
+    local_fault_inject(cloud=cloud, operation="machine_create", kind="build_failure", message="Disk on fire.")
+    machine = create(physics, physicist, ubuntu, small)
+    job = run_latest(machine)
+    machine.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "Disk on fire." in job.error
+    assert (machine.status, machine.task, machine.fault) == ("ERROR", "", "Disk on fire.")
+    assert services.machine_actions(machine) == ["delete"]
+
+
+def test_stop_start_restart_and_the_state_rules(physics, physicist, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    run_latest(machine)
+    machine.refresh_from_db()
+    assert services.machine_actions(machine) == ["stop", "restart", "delete"]
+    with pytest.raises(Conflict, match="can be started only when stopped"):
+        services.machine_action(machine=machine, user=physicist, action="start")
+
+    services.machine_action(machine=machine, user=physicist, action="stop")
+    machine.refresh_from_db()
+    assert machine.task == "stopping"
+    with pytest.raises(Conflict, match="is stopping"):
+        services.machine_action(machine=machine, user=physicist, action="stop")
+    assert run_latest(machine).state == Job.State.SUCCEEDED
+    machine.refresh_from_db()
+    assert (machine.status, machine.task) == ("STOPPED", "")
+    assert services.machine_actions(machine) == ["start", "delete"]
+
+    services.machine_action(machine=machine, user=physicist, action="start")
+    assert run_latest(machine).state == Job.State.SUCCEEDED
+    services.machine_action(machine=machine, user=physicist, action="restart")
+    assert run_latest(machine).state == Job.State.SUCCEEDED
+    machine.refresh_from_db()
+    assert machine.status == "ACTIVE"
+
+
+def test_delete_removes_the_server_the_row_and_the_ip_made_with_it(physics, physicist, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small, external_ip=True)
+    run_latest(machine)
+    machine.refresh_from_db()
+    cloud_id = machine.cloud_id
+    services.machine_delete(machine=machine, user=physicist)
+    assert run_latest(machine).state == Job.State.SUCCEEDED
+    assert not Machine.objects.filter(pk=machine.pk).exists()
+    assert not LocalMachine.objects.filter(uid=cloud_id).exists()
+    assert not ExternalIp.objects.exists()
+    assert driver_for_tenancy(physics).external_ips() == []
+
+
+def test_external_ip_allocate_attach_detach_release(physics, physicist, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    run_latest(machine)
+    machine.refresh_from_db()
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist)
+    assert run_latest(ip).state == Job.State.SUCCEEDED
+    ip.refresh_from_db()
+    assert ip.address
+    assert ip.cloud_id
+    assert not ip.machine
+
+    services.external_ip_attach(ip=ip, machine=machine, user=physicist)
+    assert run_latest(ip).state == Job.State.SUCCEEDED
+    ip.refresh_from_db()
+    machine.refresh_from_db()
+    assert ip.machine == machine
+    assert machine.external_ip == ip.address
+    with pytest.raises(Conflict, match="detach it first"):
+        services.external_ip_release(ip=ip, user=physicist)
+
+    services.external_ip_detach(ip=ip, user=physicist)
+    assert run_latest(ip).state == Job.State.SUCCEEDED
+    machine.refresh_from_db()
+    assert machine.external_ip is None
+
+    services.external_ip_release(ip=ip, user=physicist)
+    assert run_latest(ip).state == Job.State.SUCCEEDED
+    assert not ExternalIp.objects.exists()
+
+
+def test_volume_create_attach_detach_delete(physics, physicist, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    run_latest(machine)
+    machine.refresh_from_db()
+    with pytest.raises(BadInput) as refused:
+        services.volume_create(tenancy=physics, user=physicist, name="", size_gb=0)
+    assert set(refused.value.fields) == {"name", "size_gb"}
+
+    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=50)
+    assert run_latest(volume).state == Job.State.SUCCEEDED
+    volume.refresh_from_db()
+    assert volume.status == "AVAILABLE"
+
+    services.volume_attach(volume=volume, machine=machine, user=physicist)
+    assert run_latest(volume).state == Job.State.SUCCEEDED
+    volume.refresh_from_db()
+    assert (volume.status, volume.machine) == ("IN_USE", machine)
+    assert volume.device
+    with pytest.raises(Conflict, match="detach it first"):
+        services.volume_delete(volume=volume, user=physicist)
+
+    services.volume_detach(volume=volume, user=physicist)
+    assert run_latest(volume).state == Job.State.SUCCEEDED
+    volume.refresh_from_db()
+    assert (volume.status, volume.machine) == ("AVAILABLE", None)
+    services.volume_delete(volume=volume, user=physicist)
+    assert run_latest(volume).state == Job.State.SUCCEEDED
+    assert not Volume.objects.exists()
+
+
+def test_sync_adopts_what_was_made_outside_and_drops_what_is_gone(physics, physicist, ubuntu, small):
+    mine = create(physics, physicist, ubuntu, small, name="mine")
+    run_latest(mine)
+    mine.refresh_from_db()
+    driver = driver_for_tenancy(physics)
+    outside = driver.machine_create(name="made-in-horizon", image_id=ubuntu, size_id=small)
+    driver.volume_create(name="scratch", size_gb=10)
+    driver.machine_delete(machine_id=mine.cloud_id)
+
+    job = tenancy_sync_start(tenancy=physics, requested_by=physicist)
+    job_run(job.pk)
+    job.refresh_from_db()
+
+    assert job.state == Job.State.SUCCEEDED, job.error
+    adopted = Machine.objects.get(tenancy=physics)
+    assert (adopted.name, adopted.cloud_id, adopted.external, adopted.created_by) == (
+        "made-in-horizon",
+        outside.id,
+        True,
+        None,
+    )
+    assert (adopted.size_name, adopted.image_name) == ("small", "Ubuntu 24.04 LTS")
+    assert Volume.objects.get(tenancy=physics).external
+    assert not Machine.objects.filter(pk=mine.pk).exists()
+
+
+def test_sync_finds_the_server_of_a_create_whose_worker_died(physics, physicist, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    # The worker made the server and died before storing its id.
+    driver_for_tenancy(physics).machine_create(
+        name=machine.name, image_id=ubuntu, size_id=small, metadata={"atrium_machine": str(machine.pk)}
+    )
+    Job.objects.filter(pk=JobLock.objects.get().job_id).update(state=Job.State.FAILED)
+    JobLock.objects.all().delete()
+
+    job = tenancy_sync_start(tenancy=physics, requested_by=physicist)
+    job_run(job.pk)
+
+    machine.refresh_from_db()
+    assert machine.cloud_id
+    assert machine.task == ""
+    assert not machine.external
+    assert Machine.objects.count() == 1
+
+
+def test_another_tenancys_machine_cannot_be_attached(physics, biology, physicist, biologist, ubuntu, small):
+    theirs = services.machine_create(tenancy=biology, user=biologist, name="theirs", image_id=ubuntu, size_id=small)
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist)
+    run_latest(ip)
+    ip.refresh_from_db()
+    with pytest.raises(BadInput):
+        services.external_ip_attach(ip=ip, machine=theirs, user=physicist)
