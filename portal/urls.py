@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("tenancies/", include("apps.tenancies.urls")),
     path("tenancies/<int:tenancy_id>/", include("apps.jobs.urls")),
+    path("tenancies/<int:tenancy_id>/", include("apps.machines.urls")),
     path("operators/", include((operator_urlpatterns, "operators"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),

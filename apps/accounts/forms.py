@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from apps.core.errors import ApplicationError
+from apps.core.forms import ServiceForm
 
 
 class LoginForm(AuthenticationForm):
@@ -11,18 +11,6 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "class": "form-control"})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password", "class": "form-control"})
-
-
-class ServiceForm(forms.Form):
-    """A form whose data goes to a service: the service's field errors land on
-    the form's fields, so the page re-renders with them."""
-
-    def add_service_error(self, error: ApplicationError) -> None:
-        if not error.fields:
-            self.add_error(None, error.message)
-        for name, messages in error.fields.items():
-            for message in messages:
-                self.add_error(name if name in self.fields else None, message)
 
 
 EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]

@@ -43,6 +43,10 @@ _MESSAGES = {
 def _error(request: HttpRequest, status: int, *, safe: bool = False) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(error_body(status, _MESSAGES[status]), status=status)
+    if getattr(request, "htmx", False) and not safe:
+        from .middleware import error_partial
+
+        return error_partial(request, _MESSAGES[status], status)
     template = loader.get_template(f"errors/{status}.html")
     # The 500 page renders without the request: context processors might be
     # what failed (the database, for one).

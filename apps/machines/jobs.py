@@ -163,6 +163,16 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
     return {"machine": machine.pk, "server": machine.cloud_id, "status": machine.status}
 
 
+@job_kind("machines.ip_new", label="Give machine an external IP")
+def machine_ip_new_job(ctx: JobContext) -> dict[str, Any]:
+    machine: Machine = _target(ctx, Machine)
+    driver = driver_for_tenancy(machine.tenancy)
+    ctx.plan(["Allocate and attach an external IP"])
+    with _clearing_task(machine), ctx.stage("Allocate and attach an external IP"):
+        _attach_new_ip(ctx, driver, machine)
+    return {"machine": machine.pk, "address": machine.external_ip}
+
+
 def _attach_new_ip(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
     if machine.external_ip:
         ctx.log(f"{machine.name} has the external IP {machine.external_ip} already.")

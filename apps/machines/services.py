@@ -303,6 +303,22 @@ def external_ip_allocate(*, tenancy: Tenancy, user: User) -> ExternalIp:
 
 
 @transaction.atomic
+def machine_ip_new(*, machine: Machine, user: User) -> Job:
+    """Allocate an external IP for the machine and attach it (released when the machine is deleted)."""
+    _capable(machine.tenancy, "external_ips", "external IPs")
+    machine = Machine.objects.select_for_update().get(pk=machine.pk)
+    _refuse_busy(machine)
+    if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
+        raise Conflict(f"{machine.name} is {machine.status_label.lower()}; attach an IP when it is active or stopped.")
+    if machine.external_ip:
+        raise Conflict(f"{machine.name} already has the external IP {machine.external_ip}.")
+    quota_check(tenancy=machine.tenancy, wanted={"external_ips": 1})
+    job = job_create(kind="machines.ip_new", tenancy=machine.tenancy, target=machine, requested_by=user)
+    task_set(machine, "attaching an IP")
+    return job
+
+
+@transaction.atomic
 def external_ip_attach(*, ip: ExternalIp, machine: Machine, user: User) -> Job:
     ip = ExternalIp.objects.select_for_update().get(pk=ip.pk)
     if machine.tenancy_id != ip.tenancy_id:

@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.middleware.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.accounts.services import api_token_create, ssh_key_add
 from apps.jobs.services import tenancy_sync_start
+from apps.machines.models import ExternalIp, Machine, Volume
 from tests.factories import MembershipFactory, TenancyFactory, UserFactory
 from tests.unit.accounts.test_ssh_keys import ED25519, openssh
 
@@ -59,6 +60,26 @@ OBJECT_ROUTES: dict[str, tuple[str, Callable[["World"], dict[str, Any]]]] = {
     "api:job-cancel": ("post", lambda w: {"pk": w.job_id}),
     "api:tenancy-jobs": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
     "api:tenancy-sync": ("post", lambda w: {"tenancy_id": w.tenancy.pk}),
+    # Machines, external IPs and volumes (pages).
+    "machines:list": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "machines:create": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "machines:create-quotas": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "machines:detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "machines:console-log": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "machines:console": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "machines:delete": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "machines:action": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id, "action": "stop"}),
+    "machines:ip-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "machines:volume-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "machines:ips": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "machines:ip-allocate": ("post", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "machines:ip-attach-machine": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "ip_id": w.ip_id}),
+    "machines:ip-detach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "ip_id": w.ip_id}),
+    "machines:ip-release": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "ip_id": w.ip_id}),
+    "machines:volumes": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "machines:volume-attach-machine": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "volume_id": w.volume_id}),
+    "machines:volume-detach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "volume_id": w.volume_id}),
+    "machines:volume-delete": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "volume_id": w.volume_id}),
 }
 # Operators (staff) only: anyone else is sent to sign in as staff, and sees nothing.
 STAFF_PAGES = {"operators:jobs"}
@@ -75,6 +96,9 @@ class World:
     token_key: str
     ssh_key_id: int
     job_id: int
+    machine_id: int
+    ip_id: int
+    volume_id: int
     marker: str
 
     def client(self) -> Client:
@@ -90,7 +114,27 @@ def make_world(marker: str) -> World:
     token, _ = api_token_create(user=user, name=f"{marker}-token")
     key = ssh_key_add(user=user, name=f"{marker}-key", public_key=ED25519 if marker == "ours" else openssh_new())
     job = tenancy_sync_start(tenancy=tenancy, requested_by=user)
-    return World(user=user, tenancy=tenancy, token_key=token.token_key, ssh_key_id=key.pk, job_id=job.pk, marker=marker)
+    machine = Machine.objects.create(
+        tenancy=tenancy, name=f"{marker}-machine", cloud_id=f"{marker}-server", status="ACTIVE", created_by=user
+    )
+    ip = ExternalIp.objects.create(tenancy=tenancy, cloud_id=f"{marker}-ip", address=IPS[marker], created_by=user)
+    volume = Volume.objects.create(
+        tenancy=tenancy, name=f"{marker}-volume", cloud_id=f"{marker}-vol", size_gb=1, status="AVAILABLE"
+    )
+    return World(
+        user=user,
+        tenancy=tenancy,
+        token_key=token.token_key,
+        ssh_key_id=key.pk,
+        job_id=job.pk,
+        machine_id=machine.pk,
+        ip_id=ip.pk,
+        volume_id=volume.pk,
+        marker=marker,
+    )
+
+
+IPS = {"ours": "203.0.113.10", "theirs": "203.0.113.99"}
 
 
 def openssh_new() -> str:

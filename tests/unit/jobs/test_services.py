@@ -225,8 +225,9 @@ def test_due_tenancy_syncs_start_once_and_are_rescheduled(physics, biology, sett
             assert job_run(job.pk) == "succeeded"
         assert sorted(seen) == ["Biology", "Physics"]
         sync = Job.objects.get(pk=schedule.last_job.pk)
-        assert [(s.name, s.state) for s in sync.stages.all()] == [("Test hook", "succeeded")]
-        assert sync.result == {"hooks": ["Test hook"]}
+        # Every registered hook is a stage, the apps' own (machines) and this one.
+        assert [(s.name, s.state) for s in sync.stages.all()] == [("Machines", "succeeded"), ("Test hook", "succeeded")]
+        assert sync.result == {"hooks": ["Machines", "Test hook"]}
 
         assert tenancy_syncs_start_due(now=now + timedelta(seconds=599)) == []
         assert len(tenancy_syncs_start_due(now=now + timedelta(seconds=601))) == 2

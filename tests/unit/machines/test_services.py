@@ -162,8 +162,7 @@ def test_external_ip_allocate_attach_detach_release(physics, physicist, ubuntu, 
 
     services.external_ip_detach(ip=ip, user=physicist)
     assert run_latest(ip).state == Job.State.SUCCEEDED
-    machine.refresh_from_db()
-    assert machine.external_ip is None
+    assert Machine.objects.get(pk=machine.pk).external_ip is None
 
     services.external_ip_release(ip=ip, user=physicist)
     assert run_latest(ip).state == Job.State.SUCCEEDED

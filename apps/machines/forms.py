@@ -1,0 +1,141 @@
+"""Forms of the machine pages. They check shape only; the services check the rest
+(names, the catalogue, quotas, states) and their field errors land back here."""
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from apps.accounts.models import SshPublicKey
+from apps.core.forms import ServiceForm
+from apps.machines.services import VOLUME_MAX_GB
+
+from .models import Catalogue, ExternalIp, Machine, Volume
+
+NAME_RULE = "1 to 255 characters, unique in the tenancy. Letters, digits and hyphens make the best host names."
+
+
+def _gb(mb: int) -> str:
+    return f"{mb / 1024:g} GB"
+
+
+def size_label(size: dict[str, Any]) -> str:
+    gpus = f", {size['gpus']} GPU" if size.get("gpus") else ""
+    return f"{size['name']}: {size['cpus']} CPU, {_gb(size['ram_mb'])} RAM, {size['disk_gb']} GB disk{gpus}"
+
+
+class MachineCreateForm(ServiceForm):
+    service_fields = {"image_id": "image", "size_id": "size", "ssh_key_id": "ssh_key"}
+
+    name = forms.CharField(
+        max_length=255,
+        help_text=NAME_RULE,
+        widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off", "placeholder": "analysis-1"}),
+    )
+    image = forms.ChoiceField(widget=forms.Select(attrs={"class": "form-select"}))
+    size = forms.ChoiceField(widget=forms.Select(attrs={"class": "form-select"}))
+    ssh_key = forms.ModelChoiceField(
+        queryset=SshPublicKey.objects.none(),
+        required=False,
+        empty_label="No key (console access only)",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        label="SSH key",
+    )
+    external_ip = forms.BooleanField(
+        required=False,
+        label="Give it an external IP",
+        help_text="Reachable from outside the cloud (counts against the external IP quota).",
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+    console = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Web console through Atrium",
+        help_text="Members of the tenancy can open its console in the browser.",
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+    def __init__(self, *args: Any, catalogue: Catalogue, ssh_keys: QuerySet[SshPublicKey], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.catalogue = catalogue
+        image, size = self.fields["image"], self.fields["size"]
+        assert isinstance(image, forms.ChoiceField)  # noqa: S101 - declared above
+        assert isinstance(size, forms.ChoiceField)  # noqa: S101 - declared above
+        image.choices = [("", "Choose an image…")] + [(i["id"], i["name"]) for i in catalogue.images]
+        size.choices = [("", "Choose a size…")] + [(s["id"], size_label(s)) for s in catalogue.sizes]
+        ssh_field = self.fields["ssh_key"]
+        assert isinstance(ssh_field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        ssh_field.queryset = ssh_keys
+        ssh_field.help_text = "Put on the machine for the default user. Add keys under your profile."
+        if not catalogue.capabilities.get("external_ips"):
+            del self.fields["external_ip"]
+
+    def selected_size(self) -> dict[str, Any] | None:
+        wanted = self.data.get("size") if self.is_bound else None
+        return next((s for s in self.catalogue.sizes if s["id"] == wanted), None)
+
+
+class ActionForm(forms.Form):
+    """No fields: the action is in the URL."""
+
+
+class ExternalIpAttachForm(ServiceForm):
+    ip = forms.ModelChoiceField(
+        queryset=ExternalIp.objects.none(),
+        required=False,
+        empty_label="Allocate a new one",
+        label="External IP",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    def __init__(self, *args: Any, free_ips: QuerySet[ExternalIp], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["ip"]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        field.queryset = free_ips
+
+
+class VolumeAttachForm(ServiceForm):
+    volume = forms.ModelChoiceField(
+        queryset=Volume.objects.none(),
+        label="Volume",
+        empty_label="Choose a volume…",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    def __init__(self, *args: Any, free_volumes: QuerySet[Volume], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["volume"]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        field.queryset = free_volumes
+
+
+class MachineAttachForm(ServiceForm):
+    """Attach this IP or volume to one of the tenancy's machines."""
+
+    machine = forms.ModelChoiceField(
+        queryset=Machine.objects.none(),
+        label="Machine",
+        empty_label="Choose a machine…",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    def __init__(self, *args: Any, machines: QuerySet[Machine], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["machine"]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        field.queryset = machines
+
+
+class VolumeCreateForm(ServiceForm):
+    name = forms.CharField(
+        max_length=255,
+        help_text="1 to 255 characters, unique in the tenancy.",
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "project-data"}),
+    )
+    size_gb = forms.IntegerField(
+        min_value=1,
+        max_value=VOLUME_MAX_GB,
+        label="Size (GB)",
+        widget=forms.NumberInput(attrs={"class": "form-control"}),
+    )

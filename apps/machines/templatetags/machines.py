@@ -1,0 +1,41 @@
+from typing import Any
+
+from django import template
+from django.db.models import Count
+
+from apps.machines.models import Machine
+from apps.tenancies.models import Tenancy
+
+register = template.Library()
+
+
+@register.filter
+def ram(megabytes: int | None) -> str:
+    """RAM in MB as a person reads it: "512 MB", "2 GB", "1.5 GB"."""
+    if megabytes is None:
+        return "—"
+    if megabytes < 1024:
+        return f"{megabytes} MB"
+    return f"{megabytes / 1024:g} GB"
+
+
+@register.filter
+def quota_amount(value: int | None, units: str) -> str:
+    """A quota figure with its units (RAM in MB shown in GB)."""
+    if value is None:
+        return "unlimited"
+    if units == "MB":
+        return ram(value)
+    return f"{value} {units}".strip()
+
+
+@register.inclusion_tag("machines/_summary_card.html")
+def machines_summary(tenancy: Tenancy) -> dict[str, Any]:
+    """The tenancy overview's resources card: machines by status, volumes, IPs (two queries)."""
+    counts = dict(Machine.objects.filter(tenancy=tenancy).values_list("status").annotate(n=Count("pk")).order_by())
+    return {
+        "tenancy": tenancy,
+        "total": sum(counts.values()),
+        "counts": sorted(counts.items()),
+        "recent": list(Machine.objects.filter(tenancy=tenancy).order_by("-created_at")[:5]),
+    }

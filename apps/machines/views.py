@@ -1,0 +1,426 @@
+"""Machine, external IP and volume pages. Reads come from the database (the
+selectors); every change is a service call that records it and starts a job.
+Errors a service raises become form errors here, or a message on the page the
+person came from (apps.core.middleware). The pages work with plain reloads; the
+tenancy websocket keeps lists and the machine page live."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.accounts.models import User
+from apps.accounts.selectors import signed_in_user, ssh_key_list
+from apps.clouds import dto
+from apps.clouds.errors import BadInput, CloudError, Unsupported
+from apps.clouds.registry import driver_for_tenancy
+from apps.core.errors import ApplicationError, Conflict
+
+from . import selectors, services
+from .filtersets import MachineFilterSet
+from .forms import (
+    ExternalIpAttachForm,
+    MachineAttachForm,
+    MachineCreateForm,
+    VolumeAttachForm,
+    VolumeCreateForm,
+)
+from .models import ExternalIp, Machine, Volume
+
+PAGE_SIZE = 50
+CONSOLE_LOG_LINES = 200
+
+
+def _started(request: HttpRequest, what: str, job_id: int) -> None:
+    messages.success(request, f"{what}: job #{job_id} started.")
+
+
+# --- machines ---------------------------------------------------------------------------------
+
+
+@login_required
+def machine_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    tenancy, machines = selectors.machine_list(user=request.user, tenancy_id=tenancy_id)
+    filterset = MachineFilterSet(request.GET or None, queryset=machines)
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    filtered = filterset.is_filtered()
+    return render(
+        request,
+        "machines/list.html",
+        {
+            "tenancy": tenancy,
+            "filter": filterset,
+            "page": page,
+            "machines": page.object_list,
+            "filtered": filtered,
+            "query": filterset.query_string(),
+            # New machines appear live only where they belong: the first, unfiltered page.
+            "live_new": page.number == 1 and not filtered,
+        },
+    )
+
+
+def _quota_rows(quotas: list[dto.Quota], wanted: dict[str, int]) -> list[dict[str, Any]]:
+    """Each quota with what this request adds, for the projected-use bars."""
+    rows = []
+    for quota in quotas:
+        adds = wanted.get(quota.resource, 0)
+        after = quota.used + adds
+        limit = quota.limit
+        rows.append(
+            {
+                "quota": quota,
+                "adds": adds,
+                "after": after,
+                "over": limit is not None and adds > 0 and after > limit,
+                "used_pct": min(100, round(100 * quota.used / limit)) if limit else 0,
+                "adds_pct": max(0, min(100, round(100 * after / limit)) - min(100, round(100 * quota.used / limit)))
+                if limit
+                else 0,
+            }
+        )
+    return rows
+
+
+def _wanted(form: MachineCreateForm) -> dict[str, int]:
+    size = form.selected_size()
+    wanted = {"machines": 1}
+    if size:
+        wanted.update(cpus=size["cpus"], ram_mb=size["ram_mb"])
+    if form.data.get("external_ip"):
+        wanted["external_ips"] = 1
+    return wanted
+
+
+def _quota_context(tenancy: Any, form: MachineCreateForm) -> dict[str, Any]:
+    try:
+        quotas = services.quotas_current(tenancy=tenancy)
+    except CloudError as exc:
+        return {"quota_rows": [], "quota_error": exc.message}
+    rows = _quota_rows(quotas, _wanted(form))
+    return {"quota_rows": rows, "quota_over": any(row["over"] for row in rows)}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    user = signed_in_user(request)
+    tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
+    catalogue = selectors.catalogue_get(tenancy=tenancy)
+    keys = ssh_key_list(user=user)
+    form = MachineCreateForm(
+        request.POST if request.method == "POST" else None,
+        catalogue=catalogue,
+        ssh_keys=keys,
+        initial={"ssh_key": keys.first()},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            machine = services.machine_create(
+                tenancy=tenancy,
+                user=user,
+                name=data["name"],
+                image_id=data["image"],
+                size_id=data["size"],
+                ssh_key=data["ssh_key"],
+                external_ip=bool(data.get("external_ip")),
+                console=bool(data["console"]),
+            )
+        except (BadInput, Conflict) as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Creating {machine.name}. It is listed below as building until it is up.")
+            return redirect("machines:list", tenancy_id=tenancy.pk)
+    context = {"tenancy": tenancy, "form": form, "sizes": catalogue.sizes, **_quota_context(tenancy, form)}
+    status = 400 if form.errors else 200
+    return render(request, "machines/create.html", context, status=status)
+
+
+@login_required
+def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    """The projected-use panel of the create form for the size (and IP) chosen so far."""
+    user = signed_in_user(request)
+    tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
+    form = MachineCreateForm(
+        request.GET, catalogue=selectors.catalogue_get(tenancy=tenancy), ssh_keys=ssh_key_list(user=user)
+    )
+    return render(request, "machines/create.html#quotas", {"tenancy": tenancy, **_quota_context(tenancy, form)})
+
+
+@login_required
+def machine_detail(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
+    machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
+    return render(request, "machines/detail.html", machine_detail_context(machine))
+
+
+def machine_detail_context(machine: Machine) -> dict[str, Any]:
+    tenancy = machine.tenancy
+    capabilities = selectors.catalogue_get(tenancy=tenancy).capabilities
+    tenancy_ips = ExternalIp.objects.filter(tenancy=tenancy)
+    tenancy_volumes = Volume.objects.filter(tenancy=tenancy)
+    return {
+        "tenancy": tenancy,
+        "machine": machine,
+        "actions": services.machine_actions(machine),
+        "capabilities": capabilities,
+        "ips": tenancy_ips.filter(machine=machine),
+        "volumes": tenancy_volumes.filter(machine=machine),
+        "ip_form": ExternalIpAttachForm(free_ips=tenancy_ips.filter(machine__isnull=True, task="").exclude(cloud_id=""))
+        if capabilities.get("external_ips")
+        else None,
+        "volume_form": VolumeAttachForm(
+            free_volumes=tenancy_volumes.filter(machine__isnull=True, task="", status=dto.VolumeStatus.AVAILABLE)
+        )
+        if capabilities.get("volumes")
+        else None,
+        "jobs": selectors.machine_jobs(machine=machine)[:20],
+        "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in {"ACTIVE", "STOPPED"},
+    }
+
+
+@login_required
+def machine_console_log(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
+    """The last lines of the machine's console log, read from the cloud (the page refreshes it)."""
+    machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
+    text, error = "", ""
+    if not machine.cloud_id:
+        error = "The machine has no console log until the cloud has created it."
+    else:
+        try:
+            text = driver_for_tenancy(machine.tenancy).machine_console_log(
+                machine_id=machine.cloud_id, lines=CONSOLE_LOG_LINES
+            )
+        except ApplicationError as exc:
+            error = exc.message
+    return render(request, "machines/_console_log.html", {"machine": machine, "text": text, "error": error})
+
+
+@login_required
+@require_POST
+def machine_action(request: HttpRequest, tenancy_id: int, machine_id: int, action: str) -> HttpResponse:
+    if action not in services.ACTIONS:
+        raise Http404("No such action.")
+    machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
+    job = services.machine_action(machine=machine, user=signed_in_user(request), action=action)
+    _started(request, f"{services.ACTIONS[action]['label']} {machine.name}", job.pk)
+    return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def machine_delete(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
+    """GET asks for confirmation (naming the machine); POST deletes it."""
+    machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
+    if request.method == "POST":
+        job = services.machine_delete(machine=machine, user=signed_in_user(request))
+        _started(request, f"Deleting {machine.name}", job.pk)
+        return redirect("machines:list", tenancy_id=tenancy_id)
+    own_ips = machine.ips.filter(with_machine=True)
+    return render(request, "machines/delete.html", {"tenancy": machine.tenancy, "machine": machine, "own_ips": own_ips})
+
+
+@login_required
+def machine_console(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
+    """The machine's console, for members only: the cloud's noVNC console (a fresh,
+    short-lived URL each time) or, on clouds without one, its serial console log, live."""
+    machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
+    if not machine.console_enabled:
+        raise Conflict(f"{machine.name} was created without a web console.")
+    if not machine.cloud_id or machine.status not in {"ACTIVE", "REBOOTING"}:
+        raise Conflict(f"{machine.name} is {machine.status_label.lower()}; its console opens when it is active.")
+    capabilities = selectors.catalogue_get(tenancy=machine.tenancy).capabilities
+    if capabilities.get("console") == dto.ConsoleKind.NOVNC:
+        access = driver_for_tenancy(machine.tenancy).machine_console(machine_id=machine.cloud_id)
+        return redirect(access.url)
+    if not capabilities.get("console_log"):
+        raise Unsupported(f"{machine.tenancy.cloud.name} offers no console for machines.")
+    return render(request, "machines/console.html", {"tenancy": machine.tenancy, "machine": machine})
+
+
+# --- a machine's external IP and volumes ------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
+    user = signed_in_user(request)
+    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    free = ExternalIp.objects.filter(tenancy=machine.tenancy, machine__isnull=True, task="").exclude(cloud_id="")
+    form = ExternalIpAttachForm(request.POST, free_ips=free)
+    if not form.is_valid():
+        raise BadInput("Choose one of the tenancy's free external IPs.")
+    ip = form.cleaned_data["ip"]
+    if ip is None:
+        job = services.machine_ip_new(machine=machine, user=user)
+        _started(request, f"Allocating an external IP for {machine.name}", job.pk)
+    else:
+        job = services.external_ip_attach(ip=ip, machine=machine, user=user)
+        _started(request, f"Attaching {ip} to {machine.name}", job.pk)
+    return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+
+
+@login_required
+@require_POST
+def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
+    user = signed_in_user(request)
+    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    free = Volume.objects.filter(tenancy=machine.tenancy, machine__isnull=True)
+    form = VolumeAttachForm(request.POST, free_volumes=free)
+    if not form.is_valid():
+        raise BadInput("Choose one of the tenancy's available volumes.")
+    volume = form.cleaned_data["volume"]
+    job = services.volume_attach(volume=volume, machine=machine, user=user)
+    _started(request, f"Attaching {volume.name} to {machine.name}", job.pk)
+    return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    """Back to the page the form was on (a machine's page or a list), never off-site."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return redirect(target)
+    return redirect(default)
+
+
+# --- external IPs ---------------------------------------------------------------------------------------
+
+
+@login_required
+def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    tenancy, ips = selectors.external_ip_list(user=request.user, tenancy_id=tenancy_id)
+    capabilities = selectors.catalogue_get(tenancy=tenancy).capabilities
+    machines = Machine.objects.filter(tenancy=tenancy, status__in=["ACTIVE", "STOPPED"], task="").exclude(cloud_id="")
+    return render(
+        request,
+        "machines/external_ips.html",
+        {
+            "tenancy": tenancy,
+            "ips": ips,
+            "capabilities": capabilities,
+            "attach_form": MachineAttachForm(machines=machines.filter(external_ip__isnull=True)),
+        },
+    )
+
+
+@login_required
+@require_POST
+def external_ip_allocate(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    user = signed_in_user(request)
+    tenancy, _ = selectors.external_ip_list(user=user, tenancy_id=tenancy_id)
+    services.external_ip_allocate(tenancy=tenancy, user=user)
+    messages.success(request, "Allocating an external IP; its address appears here in a moment.")
+    return redirect("machines:ips", tenancy_id=tenancy_id)
+
+
+def _ip(request: HttpRequest, tenancy_id: int, ip_id: int) -> tuple[User, ExternalIp]:
+    user = signed_in_user(request)
+    return user, selectors.external_ip_get(user=user, tenancy_id=tenancy_id, ip_id=ip_id)
+
+
+@login_required
+@require_POST
+def external_ip_attach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
+    user, ip = _ip(request, tenancy_id, ip_id)
+    form = MachineAttachForm(request.POST, machines=Machine.objects.filter(tenancy=ip.tenancy))
+    if not form.is_valid():
+        raise BadInput("Choose one of the tenancy's machines.")
+    job = services.external_ip_attach(ip=ip, machine=form.cleaned_data["machine"], user=user)
+    _started(request, f"Attaching {ip} to {form.cleaned_data['machine']}", job.pk)
+    return _back(request, reverse("machines:ips", args=[tenancy_id]))
+
+
+@login_required
+@require_POST
+def external_ip_detach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
+    user, ip = _ip(request, tenancy_id, ip_id)
+    job = services.external_ip_detach(ip=ip, user=user)
+    _started(request, f"Detaching {ip}", job.pk)
+    return _back(request, reverse("machines:ips", args=[tenancy_id]))
+
+
+@login_required
+@require_POST
+def external_ip_release(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
+    user, ip = _ip(request, tenancy_id, ip_id)
+    job = services.external_ip_release(ip=ip, user=user)
+    _started(request, f"Releasing {ip}", job.pk)
+    return redirect("machines:ips", tenancy_id=tenancy_id)
+
+
+# --- volumes ----------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    """The tenancy's volumes, with the form to create one (POST)."""
+    user = signed_in_user(request)
+    tenancy, volumes = selectors.volume_list(user=user, tenancy_id=tenancy_id)
+    capabilities = selectors.catalogue_get(tenancy=tenancy).capabilities
+    form = VolumeCreateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            volume = services.volume_create(
+                tenancy=tenancy, user=user, name=form.cleaned_data["name"], size_gb=form.cleaned_data["size_gb"]
+            )
+        except (BadInput, Conflict) as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Creating the volume {volume.name}.")
+            return redirect("machines:volumes", tenancy_id=tenancy_id)
+    machines = Machine.objects.filter(tenancy=tenancy, status__in=["ACTIVE", "STOPPED"], task="").exclude(cloud_id="")
+    return render(
+        request,
+        "machines/volumes.html",
+        {
+            "tenancy": tenancy,
+            "volumes": volumes,
+            "form": form,
+            "capabilities": capabilities,
+            "attach_form": MachineAttachForm(machines=machines),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _volume(request: HttpRequest, tenancy_id: int, volume_id: int) -> tuple[User, Volume]:
+    user = signed_in_user(request)
+    return user, selectors.volume_get(user=user, tenancy_id=tenancy_id, volume_id=volume_id)
+
+
+@login_required
+@require_POST
+def volume_attach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
+    user, volume = _volume(request, tenancy_id, volume_id)
+    form = MachineAttachForm(request.POST, machines=Machine.objects.filter(tenancy=volume.tenancy))
+    if not form.is_valid():
+        raise BadInput("Choose one of the tenancy's machines.")
+    job = services.volume_attach(volume=volume, machine=form.cleaned_data["machine"], user=user)
+    _started(request, f"Attaching {volume.name} to {form.cleaned_data['machine']}", job.pk)
+    return _back(request, reverse("machines:volumes", args=[tenancy_id]))
+
+
+@login_required
+@require_POST
+def volume_detach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
+    user, volume = _volume(request, tenancy_id, volume_id)
+    job = services.volume_detach(volume=volume, user=user)
+    _started(request, f"Detaching {volume.name}", job.pk)
+    return _back(request, reverse("machines:volumes", args=[tenancy_id]))
+
+
+@login_required
+@require_POST
+def volume_delete(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
+    user, volume = _volume(request, tenancy_id, volume_id)
+    job = services.volume_delete(volume=volume, user=user)
+    _started(request, f"Deleting {volume.name}", job.pk)
+    return redirect("machines:volumes", tenancy_id=tenancy_id)

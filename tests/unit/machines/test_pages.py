@@ -1,0 +1,170 @@
+"""The machine pages: what a member sees and can do, and what bad input gives."""
+
+import pytest
+from django.urls import reverse
+
+from apps.clouds.local.services import local_quota_set
+from apps.jobs.models import Job
+from apps.machines.models import Machine, Volume
+
+from .test_services import create, run_latest
+
+
+def test_list_shows_machines_with_size_image_status_and_creator(physics, physicist, physicist_client, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    response = physicist_client.get(reverse("machines:list", args=[physics.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "analysis-1" in html
+    assert "Building" in html
+    assert "1 CPU · 2 GB · 20 GB" in html
+    assert "Ubuntu 24.04 LTS" in html
+    assert f"machines={machine.pk}" in html  # the live socket knows the row
+    run_latest(machine)
+    html = physicist_client.get(reverse("machines:list", args=[physics.pk])).content.decode()
+    assert 'data-status="ACTIVE"' in html
+
+
+def test_list_filters_and_search(physics, physicist, physicist_client, ubuntu, small):
+    create(physics, physicist, ubuntu, small, name="alpha")
+    create(physics, physicist, ubuntu, small, name="beta")
+    url = reverse("machines:list", args=[physics.pk])
+    html = physicist_client.get(url, {"q": "alp"}).content.decode()
+    assert "alpha" in html
+    assert "beta" not in html
+    html = physicist_client.get(url, {"status": "STOPPED"}).content.decode()
+    assert "No machines match." in html
+    response = physicist_client.get(url, {"status": "NONSENSE"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_create_form_shows_rule_sizes_and_quota(physics, physicist_client, ssh_key):
+    response = physicist_client.get(reverse("machines:create", args=[physics.pk]))
+    html = response.content.decode()
+    assert "1 to 255 characters, unique in the tenancy" in html
+    assert "small: 1 CPU, 2 GB RAM, 20 GB disk" in html
+    assert 'data-quota="cpus"' in html
+    assert "laptop" in html  # the user's SSH key is offered
+
+
+def test_quota_panel_projects_the_chosen_size(physics, physicist_client, catalogue, cloud):
+    local_quota_set(cloud=cloud, project_id="physics-project", cpus=4)
+    xlarge = next(s["id"] for s in catalogue.sizes if s["name"] == "xlarge")
+    html = physicist_client.get(reverse("machines:create-quotas", args=[physics.pk]), {"size": xlarge}).content.decode()
+    assert "0 → <strong>8</strong> of 4" in html
+    assert "Over the limit" in html
+
+
+def test_create_posts_and_redirects_with_the_machine_building(physics, physicist_client, ubuntu, small, ssh_key):
+    response = physicist_client.post(
+        reverse("machines:create", args=[physics.pk]),
+        {"name": "sim-1", "image": ubuntu, "size": small, "ssh_key": ssh_key.pk, "console": "on"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Creating sim-1" in html
+    machine = Machine.objects.get(name="sim-1")
+    assert (machine.task, machine.key_fingerprint, machine.console_enabled) == ("building", ssh_key.fingerprint, True)
+    assert Job.objects.filter(kind="machines.create").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"name": ""}, "name", "This field is required."),
+        ({"name": "x" * 256}, "name", "Ensure this value has at most 255 characters"),
+        ({"size": "no-such-size"}, "size", "Select a valid choice."),
+    ],
+)
+def test_create_bad_input_rerenders_the_form_and_stores_nothing(
+    physics, physicist_client, ubuntu, small, data, field, message
+):
+    post = {"name": "ok", "image": ubuntu, "size": small, "console": "on", **data}
+    response = physicist_client.post(reverse("machines:create", args=[physics.pk]), post)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Machine.objects.exists()
+    assert not Job.objects.exists()
+
+
+def test_create_over_quota_is_refused_with_the_reason(physics, physicist_client, ubuntu, small, cloud):
+    local_quota_set(cloud=cloud, project_id="physics-project", machines=0)
+    response = physicist_client.post(
+        reverse("machines:create", args=[physics.pk]), {"name": "one", "image": ubuntu, "size": small}
+    )
+    assert response.status_code == 400
+    assert "over the tenancy&#x27;s quota" in response.content.decode()
+    assert not Machine.objects.exists()
+
+
+def test_detail_offers_only_valid_actions_and_they_work(physics, physicist, physicist_client, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    run_latest(machine)
+    url = reverse("machines:detail", args=[physics.pk, machine.pk])
+    html = physicist_client.get(url).content.decode()
+    assert f"machines/{machine.pk}/stop/" in html
+    assert f"machines/{machine.pk}/start/" not in html
+    # Starting an active machine is refused with the reason, nothing queued.
+    response = physicist_client.post(reverse("machines:action", args=[physics.pk, machine.pk, "start"]), follow=True)
+    assert "can be started only when stopped" in response.content.decode()
+    assert not Job.objects.filter(kind="machines.start").exists()
+    response = physicist_client.post(reverse("machines:action", args=[physics.pk, machine.pk, "stop"]), follow=True)
+    assert "Stop analysis-1: job #" in response.content.decode()
+    assert (
+        physicist_client.post(reverse("machines:action", args=[physics.pk, machine.pk, "explode"])).status_code == 404
+    )
+
+
+def test_delete_asks_for_confirmation_naming_the_machine(physics, physicist, physicist_client, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    run_latest(machine)
+    url = reverse("machines:delete", args=[physics.pk, machine.pk])
+    html = physicist_client.get(url).content.decode()
+    assert "Delete analysis-1?" in html
+    physicist_client.post(url)
+    assert run_latest(machine).state == Job.State.SUCCEEDED
+    assert not Machine.objects.exists()
+
+
+def test_console_log_and_console_page(physics, physicist, physicist_client, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    run_latest(machine)
+    log = physicist_client.get(reverse("machines:console-log", args=[physics.pk, machine.pk])).content.decode()
+    assert "analysis-1" in log
+    page = physicist_client.get(reverse("machines:console", args=[physics.pk, machine.pk]))
+    assert page.status_code == 200
+    assert "serial console" in page.content.decode()
+
+
+def test_console_of_a_machine_made_without_one_is_refused(physics, physicist, physicist_client, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small, console=False)
+    run_latest(machine)
+    response = physicist_client.get(reverse("machines:console", args=[physics.pk, machine.pk]), follow=True)
+    assert "was created without a web console" in response.content.decode()
+
+
+def test_volumes_page_creates_and_refuses_bad_sizes(physics, physicist_client):
+    url = reverse("machines:volumes", args=[physics.pk])
+    response = physicist_client.post(url, {"name": "data", "size_gb": "0"})
+    assert response.status_code == 400
+    assert "greater than or equal to 1" in response.content.decode()
+    response = physicist_client.post(url, {"name": "data", "size_gb": "20"}, follow=True)
+    assert "Creating the volume data." in response.content.decode()
+    volume = Volume.objects.get()
+    run_latest(volume)
+    assert "Available" in physicist_client.get(url).content.decode()
+
+
+def test_external_ips_page_allocates(physics, physicist_client):
+    url = reverse("machines:ips", args=[physics.pk])
+    response = physicist_client.post(reverse("machines:ip-allocate", args=[physics.pk]), follow=True)
+    assert "Allocating an external IP" in response.content.decode()
+    assert "allocating…" in physicist_client.get(url).content.decode()
+
+
+def test_tenancy_overview_counts_machines(physics, physicist, physicist_client, ubuntu, small):
+    create(physics, physicist, ubuntu, small)
+    html = physicist_client.get(reverse("tenancies:detail", args=[physics.pk])).content.decode()
+    assert "1 build" in html
+    assert "All 1 machine" in html
