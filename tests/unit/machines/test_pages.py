@@ -168,3 +168,29 @@ def test_tenancy_overview_counts_machines(physics, physicist, physicist_client, 
     html = physicist_client.get(reverse("tenancies:detail", args=[physics.pk])).content.decode()
     assert "1 build" in html
     assert "All 1 machine" in html
+
+
+def test_the_list_page_makes_the_same_queries_for_5_and_50_machines(physics, physicist, physicist_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("machines:list", args=[physics.pk])
+
+    def add(count: int) -> None:
+        start = Machine.objects.count()
+        Machine.objects.bulk_create(
+            Machine(
+                tenancy=physics, name=f"m{start + i}", cloud_id=f"s{start + i}", status="ACTIVE", created_by=physicist
+            )
+            for i in range(count)
+        )
+
+    add(5)
+    physicist_client.get(url)
+    with CaptureQueriesContext(connection) as five:
+        physicist_client.get(url)
+    add(45)
+    with CaptureQueriesContext(connection) as fifty:
+        html = physicist_client.get(url).content.decode()
+    assert html.count('id="machine-row-') == 50
+    assert len(fifty) == len(five), [q["sql"] for q in fifty.captured_queries]

@@ -1,0 +1,51 @@
+"""The machine list and page stay live over the tenancy websocket (real ASGI app,
+the configured channel layer: Redis, or the in-memory one with database polling)."""
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
+from apps.machines import services
+from tests.unit.core.test_events_socket import session_cookie
+from tests.unit.jobs.test_live import receive_until, socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_list_gets_a_row_for_a_new_machine_then_its_changes_then_its_removal(
+    physics, physicist, biology, biologist, ubuntu, small
+):
+    cookie = session_cookie(physicist)
+    outsider = session_cookie(biologist)
+
+    async def scenario():
+        page = socket(cookie, f"/ws/tenancies/{physics.pk}/?machines=&new_machines=1")
+        assert (await page.connect())[0]
+        other = socket(outsider, f"/ws/tenancies/{biology.pk}/?machines=&new_machines=1")
+        assert (await other.connect())[0]
+
+        machine = await sync_to_async(services.machine_create)(
+            tenancy=physics, user=physicist, name="live-1", image_id=ubuntu, size_id=small
+        )
+        html = await receive_until(page, f'id="machine-row-{machine.pk}"')
+        assert '<tbody id="machine-rows" hx-swap-oob="afterbegin">' in html
+        assert "Building" in html
+
+        job = await sync_to_async(Job.objects.get)()
+        await sync_to_async(job_run)(job.pk)
+        html = await receive_until(page, 'data-status="ACTIVE"')
+        assert f'<tr hx-swap-oob="true" id="machine-row-{machine.pk}">' in html
+
+        await sync_to_async(services.machine_delete)(machine=machine, user=physicist)
+        delete_job = await sync_to_async(Job.objects.latest)("pk")
+        await sync_to_async(job_run)(delete_job.pk)
+        html = await receive_until(page, 'hx-swap-oob="delete"')
+        assert f'<tr id="machine-row-{machine.pk}" hx-swap-oob="delete"></tr>' in html
+
+        # The other tenancy's page heard nothing of it.
+        assert await other.receive_nothing(timeout=0.5)
+        await page.disconnect()
+        await other.disconnect()
+
+    async_to_sync(scenario)()
