@@ -635,8 +635,11 @@ class OpenStackDriver(CloudDriver):
         try:
             return _lease(self._blazar_call("POST", "/leases", body)["lease"])
         except ksa_errors.InternalServerError as exc:
-            if not self._application_credential:
-                raise
+            translated = sdk.translate(exc)
+            if type(translated) is not CloudError or not self._application_credential:
+                # Blazar answers 500 for more than one thing; "not enough hosts" (and
+                # anything else the translation recognises) is what it says it is.
+                raise translated from exc
             # Blazar makes a Keystone trust for every lease; Keystone refuses that to
             # application-credential tokens unless the operator allows it, and Blazar
             # answers only "500". Say what is likely wrong instead.
