@@ -75,7 +75,8 @@ def federated(db: Any) -> dict[str, Any]:
     clouds = yaml.safe_load(Path(CLOUDS_YAML).read_text())["clouds"]
     member = clouds[os.environ.get("ATRIUM_TEST_OPENSTACK_CLOUD", "demo")]
     admin = _admin()
-    project = admin.identity.find_project(member["auth"]["project_name"], ignore_missing=False)
+    identity: Any = admin.identity  # typed as v2 | v3; clouds here speak v3
+    project = identity.find_project(member["auth"]["project_name"], ignore_missing=False)
     cloud = CloudFactory(
         name="Federated OpenStack",
         driver=Cloud.Driver.OPENSTACK,
@@ -115,7 +116,8 @@ def test_a_federated_user_lists_and_boots_as_themselves(federated: dict[str, Any
         assert machine.id in {m.id for m in driver.machines()}
         # The server belongs to the federated user Keystone made from the token
         # (a shadow user named after preferred_username), not to a service account.
-        owner = admin.identity.get_user(admin.compute.get_server(machine.id).user_id)
+        identity: Any = admin.identity
+        owner = identity.get_user(admin.compute.get_server(machine.id).user_id)
         assert owner.name == federated["login"]
     finally:
         for cleanup in reversed(cut.cleanups):
