@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from encrypted_fields.fields import EncryptedTextField
 from knox.models import AbstractAuthToken
 
 
@@ -92,3 +93,35 @@ class SshPublicKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint})"
+
+
+class OidcToken(models.Model):
+    """The identity provider's access token (and refresh token, when it gave
+    one) of a federated user, kept so that jobs running later in a worker can
+    act for them on clouds set up for per-user federation (the token is
+    exchanged for a Keystone token scoped to the tenancy's project).
+
+    Both tokens are encrypted at rest (key from SECRET_KEY and
+    ATRIUM_ENCRYPTION_SALT), never logged, shown, or sent anywhere but to the
+    provider (refresh) and the cloud's Keystone (exchange). One row per user:
+    the latest sign-in (or a later-expiring API bearer token) replaces it.
+    """
+
+    class Source(models.TextChoices):
+        SIGN_IN = "sign-in", "Browser sign-in"
+        REFRESH = "refresh", "Renewed with the refresh token"
+        BEARER = "bearer", "API bearer token"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_token")
+    access_token = EncryptedTextField()
+    expires_at = models.DateTimeField(help_text="When the access token stops being accepted.")
+    # null, not "": the encrypted field stores an empty value as NULL.
+    refresh_token = EncryptedTextField(null=True, blank=True, default=None)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "OIDC token"
+
+    def __str__(self) -> str:
+        return f"OIDC token of {self.user} (until {self.expires_at:%Y-%m-%d %H:%M})"

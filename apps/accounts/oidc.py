@@ -7,6 +7,11 @@ keys users by (issuer, sub), applies the groups claim at every sign-in, and
 turns every failure into a message on the sign-in page instead of an error
 page: the provider down, the login refused, a replayed or expired state, a
 token that does not verify.
+
+The provider's access token (with its expiry, and the refresh token when the
+provider gives one) is kept, encrypted, for clouds that act as the user
+(per-user federation, apps.clouds.openstack): from every sign-in, and from API
+requests that bring a longer-lived bearer token (services.oidc_token_store).
 """
 
 import hashlib
@@ -29,12 +34,20 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from .models import User
-from .services import LoginRefused, user_sync_from_oidc
+from .services import LoginRefused, oidc_bearer_token_store, oidc_token_store, user_sync_from_oidc
 
 logger = logging.getLogger(__name__)
 
 
 class AtriumOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]  # the library ships no types
+    #: The code flow's token response (access, refresh, expires_in), for get_or_create_user.
+    _token_response: dict[str, Any] | None = None
+
+    def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = super().get_token(payload)
+        self._token_response = answer
+        return answer
+
     def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
         payload: dict[str, Any] = super().verify_token(token, **kwargs)
         issuer = settings.OIDC_OP_ISSUER
@@ -52,12 +65,22 @@ class AtriumOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]  # the
             raise SuspiciousOperation("userinfo describes another subject than the id_token")
         request = getattr(self, "request", None)
         try:
-            return user_sync_from_oidc(issuer=settings.OIDC_OP_ISSUER, claims=claims)
+            user = user_sync_from_oidc(issuer=settings.OIDC_OP_ISSUER, claims=claims)
         except LoginRefused as refused:
             if request is not None:
                 request.atrium_login_error = refused.message
             logger.info("Sign-in refused for sub=%s: %s", claims.get("sub"), refused.message)
             raise
+        answer = self._token_response
+        if answer is not None and answer.get("access_token") == access_token:
+            # A browser sign-in (code flow): keep the tokens for jobs on federated clouds.
+            oidc_token_store(
+                user=user,
+                access_token=access_token,
+                expires_in=answer.get("expires_in"),
+                refresh_token=answer.get("refresh_token"),
+            )
+        return user
 
 
 class AtriumOIDCBearerAuthentication(OIDCAuthentication):  # type: ignore[misc]
@@ -89,6 +112,8 @@ class AtriumOIDCBearerAuthentication(OIDCAuthentication):  # type: ignore[misc]
             raise exceptions.AuthenticationFailed("The identity provider could not check this token.") from None
         if result is not None:
             cache.set(cache_key, result[0].pk, timeout=settings.ATRIUM_OIDC_BEARER_CACHE_SECONDS)
+            # Jobs this request starts may act for the user on a federated cloud.
+            oidc_bearer_token_store(user=result[0], access_token=token)
         return result
 
 

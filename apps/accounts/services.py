@@ -1,11 +1,15 @@
-"""Writes for people: federated sign-in, API tokens, SSH keys."""
+"""Writes for people: federated sign-in, the OIDC tokens kept for per-user
+federation, API tokens, SSH keys."""
 
 import base64
 import hashlib
+import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
+import requests
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
@@ -17,7 +21,9 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError
 from apps.tenancies.models import Membership
 
-from .models import ApiToken, GroupMapping, SshPublicKey, User
+from .models import ApiToken, GroupMapping, OidcToken, SshPublicKey, User
+
+logger = logging.getLogger(__name__)
 
 
 class LoginRefused(PermissionDenied):
@@ -140,6 +146,146 @@ def _user_update_from_claims(
     user.save()
     _memberships_sync(user=user, desired=desired)
     return user
+
+
+# --- OIDC tokens kept for per-user federation ---------------------------------------
+#
+# Clouds set up for per-user federation (apps.clouds.openstack) exchange the
+# user's access token for a Keystone token. Jobs run later in a worker, so the
+# token from the latest sign-in is kept (encrypted) with its expiry, and renewed
+# with the refresh token when the provider gave one. Nothing here logs a token.
+
+#: An access token handed to a cloud must stay valid at least this long.
+ACCESS_TOKEN_MARGIN = timedelta(seconds=60)
+
+
+class OidcTokenRefreshError(Exception):
+    """The provider could not be reached to renew a token (try again later)."""
+
+
+def oidc_token_store(
+    *,
+    user: User,
+    access_token: str,
+    expires_in: float | None,
+    refresh_token: str | None = None,
+    source: str = OidcToken.Source.SIGN_IN,
+) -> OidcToken | None:
+    """Keep the provider's tokens from a sign-in (or a refresh). `expires_in` is
+    the token response's, in seconds; without it, the token's own `exp` claim if
+    it is a JWT, else ATRIUM_OIDC_BEARER_CACHE_SECONDS. A refresh token not sent
+    again keeps the one stored. Returns None (and keeps nothing) for a
+    non-federated user or an empty token."""
+    if not access_token or not user.is_federated:
+        return None
+    expires_at = _token_expiry(access_token, expires_in)
+    defaults: dict[str, Any] = {"access_token": access_token, "expires_at": expires_at, "source": source}
+    if refresh_token:
+        defaults["refresh_token"] = refresh_token
+    token, _ = OidcToken.objects.update_or_create(user=user, defaults=defaults)
+    return token
+
+
+def oidc_bearer_token_store(*, user: User, access_token: str) -> OidcToken | None:
+    """Keep an access token an API client presented (and the provider just
+    accepted) when it lasts longer than the one kept: a script's token then
+    serves the jobs it starts. The refresh token kept from a sign-in stays."""
+    if not access_token or not user.is_federated:
+        return None
+    expires_at = _token_expiry(access_token, None)
+    with transaction.atomic():
+        current = OidcToken.objects.select_for_update().filter(user=user).first()
+        if current is not None and (current.access_token == access_token or current.expires_at >= expires_at):
+            return current
+        return oidc_token_store(user=user, access_token=access_token, expires_in=None, source=OidcToken.Source.BEARER)
+
+
+def oidc_access_token(*, user: User) -> str | None:
+    """A usable access token of `user` for a cloud: the kept one while it has
+    ACCESS_TOKEN_MARGIN left, else a fresh one from the refresh token. None when
+    there is none (never signed in with OIDC, expired without a refresh token,
+    refresh refused: they must sign in again). OidcTokenRefreshError when the
+    provider cannot be reached to renew it."""
+    token = OidcToken.objects.filter(user=user, user__is_active=True).first()
+    if token is None:
+        return None
+    if token.expires_at - ACCESS_TOKEN_MARGIN > timezone.now():
+        return str(token.access_token)
+    if not token.refresh_token:
+        return None
+    with transaction.atomic():
+        # One renewal at a time per user: providers that rotate refresh tokens
+        # accept each one once, and several jobs may start together.
+        token = OidcToken.objects.select_for_update().get(pk=token.pk)
+        if token.expires_at - ACCESS_TOKEN_MARGIN > timezone.now():
+            return str(token.access_token)  # another worker renewed it meanwhile
+        if not token.refresh_token:
+            return None
+        answer = _refresh(token.refresh_token)
+        if answer is None:
+            token.refresh_token = None
+            token.save(update_fields=["refresh_token", "updated_at"])
+            return None
+        token.access_token = str(answer["access_token"])
+        token.expires_at = _token_expiry(token.access_token, answer.get("expires_in"))
+        if answer.get("refresh_token"):
+            token.refresh_token = str(answer["refresh_token"])
+        token.source = OidcToken.Source.REFRESH
+        token.save()
+        logger.info("Renewed the OIDC access token of user %s", user.pk)
+        return str(token.access_token)
+
+
+def _refresh(refresh_token: str) -> dict[str, Any] | None:
+    """The provider's answer to a refresh_token grant, or None when it refuses."""
+    if not settings.OIDC_OP_TOKEN_ENDPOINT:
+        return None
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": settings.OIDC_RP_CLIENT_ID}
+    auth = None
+    if settings.OIDC_TOKEN_USE_BASIC_AUTH:
+        auth = (settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET)
+    else:
+        data["client_secret"] = settings.OIDC_RP_CLIENT_SECRET
+    try:
+        response = requests.post(
+            settings.OIDC_OP_TOKEN_ENDPOINT,
+            data=data,
+            auth=auth,
+            timeout=settings.OIDC_TIMEOUT,
+            verify=getattr(settings, "OIDC_VERIFY_SSL", True),
+        )
+    except requests.RequestException as exc:
+        raise OidcTokenRefreshError(f"The identity provider could not be reached: {type(exc).__name__}") from None
+    if response.status_code >= 500:
+        raise OidcTokenRefreshError(f"The identity provider answered {response.status_code}")
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
+        error = answer.get("error") if isinstance(answer, dict) else None
+        logger.info("The identity provider refused to renew a token (HTTP %s, %s)", response.status_code, error)
+        return None
+    return answer
+
+
+def _token_expiry(access_token: str, expires_in: Any) -> datetime:
+    now = timezone.now()
+    try:
+        if expires_in is not None and float(expires_in) > 0:
+            return now + timedelta(seconds=float(expires_in))
+    except (TypeError, ValueError):
+        pass
+    try:
+        # Only to know how long the provider meant it to last: the provider (or
+        # the cloud) checks the signature; this reads the claim and trusts nothing.
+        claims = jwt.decode(access_token, options={"verify_signature": False})
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            return datetime.fromtimestamp(exp, tz=UTC)
+    except jwt.PyJWTError:
+        pass
+    return now + timedelta(seconds=settings.ATRIUM_OIDC_BEARER_CACHE_SECONDS)
 
 
 # --- API tokens -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from . import dto
 from .errors import BadInput, Unsupported
 
 if TYPE_CHECKING:
+    from apps.accounts.models import User
     from apps.tenancies.models import Tenancy
 
 
@@ -54,10 +55,12 @@ class CloudDriver(abc.ABC):
     #: The value of `Cloud.driver` this class serves.
     name: ClassVar[str]
 
-    def __init__(self, *, tenancy: Tenancy):
+    def __init__(self, *, tenancy: Tenancy, user: User | None = None):
         self.tenancy = tenancy
         self.cloud = tenancy.cloud
         self.project_id = tenancy.project_id
+        #: Who the driver acts for; only clouds with per-user federation use it.
+        self.user = user
 
     def _unsupported(self, what: str) -> NoReturn:
         raise Unsupported(f"{self.cloud.name} does not offer {what}.")

@@ -11,7 +11,11 @@ from .base import CloudDriver
 from .errors import Unsupported
 
 if TYPE_CHECKING:
-    from apps.tenancies.models import Tenancy
+    from apps.accounts.models import User
+    from apps.tenancies.models import Cloud, Tenancy
+
+#: `Cloud.options["auth"]` of a cloud set up for per-user federation.
+FEDERATED = "federated"
 
 DRIVERS: dict[str, str] = {
     "local": "apps.clouds.local.driver.LocalDriver",
@@ -19,10 +23,23 @@ DRIVERS: dict[str, str] = {
 }
 
 
-def driver_for_tenancy(tenancy: Tenancy) -> CloudDriver:
-    """The driver bound to `tenancy`'s project on its cloud."""
+def driver_for_tenancy(tenancy: Tenancy, *, user: User | None = None) -> CloudDriver:
+    """The driver bound to `tenancy`'s project on its cloud, acting for `user`.
+
+    Most clouds act with the tenancy's (or cloud's) stored credentials and ignore
+    `user`. A cloud set up for per-user federation (`Cloud.options["auth"] ==
+    "federated"`) acts as the user, with their OIDC access token, and raises
+    Authentication when `user` is None or has no usable token. Jobs pass
+    `user=job.requested_by`.
+    """
     path = DRIVERS.get(tenancy.cloud.driver)
     if path is None:
         raise Unsupported(f"The cloud {tenancy.cloud.name!r} uses an unknown driver {tenancy.cloud.driver!r}.")
     driver_class: type[CloudDriver] = import_string(path)
-    return driver_class(tenancy=tenancy)
+    return driver_class(tenancy=tenancy, user=user)
+
+
+def cloud_acts_as_user(cloud: Cloud) -> bool:
+    """Whether the cloud acts only as the person who asked (per-user federation):
+    then only work someone asked for can reach it, and the periodic sync skips it."""
+    return cloud.driver == "openstack" and (cloud.options or {}).get("auth") == FEDERATED

@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.clouds.registry import cloud_acts_as_user
 from apps.core.errors import Conflict
 from apps.core.events import push_to_user
 from apps.tenancies.models import Tenancy
@@ -327,7 +328,12 @@ def tenancy_sync_start(*, tenancy: Tenancy, requested_by: User | None = None) ->
 
 def tenancy_syncs_start_due(*, now: datetime | None = None) -> list[Job]:
     """Start the syncs that are due. Every worker calls this from its loop; a
-    conditional UPDATE of the schedule row lets exactly one of them start each."""
+    conditional UPDATE of the schedule row lets exactly one of them start each.
+
+    Tenancies on a cloud with per-user federation are skipped (logged once per
+    interval): such a cloud acts only as the person who asked, and no one asks
+    for the periodic sync. Their members' "Refresh now" syncs them as that member.
+    """
     interval = settings.ATRIUM_SYNC_INTERVAL
     if interval <= 0:
         return []
@@ -337,12 +343,20 @@ def tenancy_syncs_start_due(*, now: datetime | None = None) -> list[Job]:
         [TenancySync(tenancy_id=pk, next_run_at=now) for pk in missing], ignore_conflicts=True
     )
     started = []
-    for schedule in TenancySync.objects.filter(next_run_at__lte=now).select_related("tenancy"):
+    for schedule in TenancySync.objects.filter(next_run_at__lte=now).select_related("tenancy__cloud"):
         claimed = TenancySync.objects.filter(pk=schedule.pk, next_run_at=schedule.next_run_at).update(
             next_run_at=now + timedelta(seconds=interval)
         )
         if not claimed:
             continue  # another worker took it
+        if cloud_acts_as_user(schedule.tenancy.cloud):
+            logger.info(
+                "Periodic sync of tenancy %s skipped: its cloud %s uses per-user federation, so only a "
+                "member's 'Refresh now' (run as that member) can sync it.",
+                schedule.tenancy.name,
+                schedule.tenancy.cloud.name,
+            )
+            continue
         try:
             job = tenancy_sync_start(tenancy=schedule.tenancy)
         except Conflict:

@@ -4,7 +4,11 @@
 
     @register_tenancy_sync("Machines")
     def machines_sync(ctx: JobContext, tenancy: Tenancy) -> None:
+        driver = driver_for_tenancy(tenancy, user=ctx.job.requested_by)
         ...  # read the cloud through the driver, update and adopt rows
+
+Pass `user=ctx.job.requested_by`: clouds with per-user federation act only as
+the person who asked (the periodic sync, asked by no one, skips them).
 
 The "tenancy.sync" job kind (apps/jobs/jobs.py) runs every hook as a stage.
 Workers start it every ATRIUM_SYNC_INTERVAL seconds per tenancy

@@ -281,3 +281,54 @@ def test_oidc_discover_prints_the_settings(oidc, capsys):
     call_command("oidc_discover", oidc.issuer)
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.split())
     assert lines == {k: v for k, v in oidc.django_settings().items() if k.startswith("OIDC_OP_")}
+
+
+def test_sign_in_keeps_the_tokens_for_federated_clouds_and_renews_them(oidc):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.accounts.models import OidcToken
+    from apps.accounts.services import oidc_access_token
+
+    sign_in(Client(), oidc)
+    user = User.objects.get(oidc_subject="lise")
+    kept = OidcToken.objects.get(user=user)
+    assert kept.source == "sign-in"
+    assert kept.refresh_token
+    assert kept.expires_at > timezone.now() + timedelta(minutes=5)
+    first = kept.access_token
+    assert oidc_access_token(user=user) == first
+    # The provider's userinfo accepts what we kept: it is the user's real access token.
+    userinfo = requests.get(
+        oidc.endpoints["userinfo_endpoint"], headers={"Authorization": f"Bearer {first}"}, timeout=10
+    )
+    assert userinfo.json()["sub"] == "lise"
+
+    OidcToken.objects.filter(user=user).update(expires_at=timezone.now() - timedelta(seconds=1))
+    renewed = oidc_access_token(user=user)
+    assert renewed
+    assert renewed != first
+    kept.refresh_from_db()
+    assert (kept.access_token, kept.source) == (renewed, "refresh")
+    assert kept.expires_at > timezone.now() + timedelta(minutes=5)
+    userinfo = requests.get(
+        oidc.endpoints["userinfo_endpoint"], headers={"Authorization": f"Bearer {renewed}"}, timeout=10
+    )
+    assert userinfo.json()["sub"] == "lise"
+
+    # A refresh token the provider no longer honours: the user must sign in again.
+    OidcToken.objects.filter(user=user).update(
+        expires_at=timezone.now() - timedelta(seconds=1), refresh_token="revoked-or-forged"
+    )
+    assert oidc_access_token(user=user) is None
+    assert OidcToken.objects.get(user=user).refresh_token is None
+
+
+def test_bearer_api_requests_keep_the_token_for_federated_clouds(oidc):
+    from apps.accounts.models import OidcToken
+
+    _, access_token = tokens_for(oidc, "lise")
+    assert Client().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code == 200
+    kept = OidcToken.objects.get(user__oidc_subject="lise")
+    assert (kept.access_token, kept.source) == (access_token, "bearer")

@@ -34,7 +34,7 @@ const provider = new Provider(issuer, {
       client_secret: env.CLIENT_SECRET,
       redirect_uris: env.REDIRECT_URIS.split(","),
       post_logout_redirect_uris: env.POST_LOGOUT_REDIRECT_URIS ? env.POST_LOGOUT_REDIRECT_URIS.split(",") : [],
-      grant_types: ["authorization_code"],
+      grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_basic",
     },
@@ -49,6 +49,11 @@ const provider = new Provider(issuer, {
     groups: ["groups"],
   },
   conformIdTokenClaims: false,
+  // Refresh tokens at every sign-in (not only with offline_access), as many
+  // institutional providers do: Atrium keeps them to renew access tokens for jobs.
+  async issueRefreshToken(ctx, client, code) {
+    return client.grantTypeAllowed("refresh_token");
+  },
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },

@@ -9,6 +9,14 @@ network Atrium makes for a project without one; default `atrium-internal`) and
 `network_cidr`; the credentials are `Cloud.credentials` with the tenancy's own
 `Tenancy.credentials` merged over them (normally the project's application
 credential).
+
+Per-user federation: with `Cloud.options["auth"] = "federated"` (and
+`identity_provider`, `protocol` (default `openid`): the names of Keystone's
+OS-FEDERATION identity provider and protocol), the driver stores and uses no
+credential of its own. It acts as the user it was made for (`user=`), whose
+OIDC access token (apps.accounts, kept from their sign-in and renewed with the
+refresh token) keystoneauth exchanges for a Keystone token scoped to the
+tenancy's project. Without a user or a usable token it raises Authentication.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import base64
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,9 +35,14 @@ from django.utils.dateparse import parse_datetime
 
 from .. import dto
 from ..base import Capabilities, CloudDriver, machine_name_clean, require_aware
-from ..errors import BadInput, CloudError, InvalidOperation, NotFound
+from ..errors import Authentication, BadInput, CloudError, Communication, InvalidOperation, NotFound
+from ..registry import cloud_acts_as_user
 from . import sdk
 from .sdk import ksa_errors, translate_errors
+
+if TYPE_CHECKING:
+    from apps.accounts.models import User
+    from apps.tenancies.models import Tenancy
 
 S = dto.MachineStatus
 _SERVER_STATUS = {
@@ -67,19 +80,79 @@ _BLAZAR_TIME = "%Y-%m-%d %H:%M"
 class OpenStackDriver(CloudDriver):
     name = "openstack"
 
+    def __init__(self, *, tenancy: Tenancy, user: User | None = None):
+        super().__init__(tenancy=tenancy, user=user)
+        # Refuse at once, before any job stage starts, when there is no one to act as.
+        self._access_token = self._user_access_token() if self.federated else None
+
+    @property
+    def federated(self) -> bool:
+        """Whether this cloud acts as each user (per-user OIDC federation)."""
+        return cloud_acts_as_user(self.cloud)
+
+    def _sign_in_again(self, why: str) -> Authentication:
+        return Authentication(f"Sign in again so Atrium can act for you on {self.cloud.name}: {why}")
+
+    def _user_access_token(self) -> str:
+        from apps.accounts.services import OidcTokenRefreshError, oidc_access_token
+
+        if self.user is None:
+            raise self._sign_in_again(
+                "this cloud runs everything as the person who asked, and no signed-in person asked for this."
+            )
+        try:
+            token = oidc_access_token(user=self.user)
+        except OidcTokenRefreshError as exc:
+            raise Communication(
+                f"Your institution's sign-in service could not be reached to renew your access to "
+                f"{self.cloud.name} ({exc}). Try again in a few minutes."
+            ) from None
+        if not token:
+            raise self._sign_in_again("your sign-in with your institution has expired (or was not an OIDC sign-in).")
+        return token
+
+    def _credentials(self) -> dict[str, Any]:
+        if not self.federated:
+            return {**(self.cloud.credentials or {}), **(self.tenancy.credentials or {})}
+        options = self.cloud.options or {}
+        if not options.get("identity_provider"):
+            raise CloudError(
+                f"{self.cloud.name} is set up for per-user federation without an identity provider: an operator "
+                "must set the cloud's options identity_provider (and protocol) to Keystone's names for them."
+            )
+        return {
+            "identity_provider": str(options["identity_provider"]),
+            "protocol": str(options.get("protocol") or "openid"),
+            "access_token": self._access_token,
+        }
+
     @functools.cached_property
     def _conn(self) -> sdk.Connection:
-        credentials = {**(self.cloud.credentials or {}), **(self.tenancy.credentials or {})}
-        return sdk.connect(
+        connection = sdk.connect(
             auth_url=self.cloud.endpoint,
             project_id=self.project_id,
-            credentials=credentials,
+            credentials=self._credentials(),
             options=self.cloud.options or {},
         )
+        if self.federated:
+            # Exchange the user's token now, so a refusal says what the user can do about it.
+            try:
+                sdk.authenticate(connection)
+            except Authentication as exc:
+                said = sdk.details(exc.__cause__)
+                raise self._sign_in_again(
+                    f"it did not accept your identity for project {self.project_id}" + (f" ({said})." if said else ".")
+                ) from exc
+            except NotFound as exc:
+                raise CloudError(
+                    f"{self.cloud.name}'s Keystone does not know the identity provider or protocol Atrium is set up "
+                    f"with ({sdk.details(exc.__cause__)}); an operator must correct the cloud's options."
+                ) from exc
+        return connection
 
     @property
     def _application_credential(self) -> bool:
-        credentials = {**(self.cloud.credentials or {}), **(self.tenancy.credentials or {})}
+        credentials = self._credentials()
         return bool(credentials.get("application_credential_id") or credentials.get("application_credential_name"))
 
     @functools.cached_property
@@ -562,8 +635,11 @@ class OpenStackDriver(CloudDriver):
         try:
             return _lease(self._blazar_call("POST", "/leases", body)["lease"])
         except ksa_errors.InternalServerError as exc:
-            if not self._application_credential:
-                raise
+            translated = sdk.translate(exc)
+            if type(translated) is not CloudError or not self._application_credential:
+                # Blazar answers 500 for more than one thing; "not enough hosts" (and
+                # anything else the translation recognises) is what it says it is.
+                raise translated from exc
             # Blazar makes a Keystone trust for every lease; Keystone refuses that to
             # application-credential tokens unless the operator allows it, and Blazar
             # answers only "500". Say what is likely wrong instead.

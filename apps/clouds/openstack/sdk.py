@@ -40,7 +40,11 @@ def connect(
 
     `credentials` holds either an application credential (`application_credential_id`
     or `_name`, `application_credential_secret`), which is bound to its project,
-    or a user's `username`/`password` (+ `user_domain_name`), scoped to `project_id`.
+    or a user's `username`/`password` (+ `user_domain_name`), scoped to `project_id`,
+    or, for per-user federation, a user's OIDC `access_token` with the cloud's
+    `identity_provider` and `protocol`: keystoneauth's `v3oidcaccesstoken`
+    exchanges it at Keystone's OS-FEDERATION endpoint for a token scoped to
+    `project_id`.
     `options`: `region_name`, `interface`, `verify` (bool), `cacert` (a path),
     `api_timeout` (seconds to wait for an answer; default 60), `compute_microversion`
     (pin Nova's API microversion, e.g. "2.61"; openstacksdk's newest by default).
@@ -49,6 +53,10 @@ def connect(
     auth = {"auth_url": auth_url, **{k: v for k, v in credentials.items() if v not in (None, "")}}
     if "application_credential_id" in auth or "application_credential_name" in auth:
         auth_type = "v3applicationcredential"
+    elif "access_token" in auth:
+        auth_type = "v3oidcaccesstoken"
+        if project_id:
+            auth.setdefault("project_id", project_id)
     else:
         auth_type = "password"
         if project_id:
@@ -82,6 +90,20 @@ def connect(
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return connection
+
+
+def authenticate(connection: Connection) -> None:
+    """Get the connection's Keystone token now (once; the session keeps it), so a
+    refusal shows up at once and as Atrium's error."""
+    try:
+        connection.session.get_token()
+    except Exception as exc:
+        raise translate(exc) from exc
+
+
+def details(exc: BaseException | None) -> str:
+    """What the cloud said about an SDK or keystoneauth error (for messages)."""
+    return _details(exc) if isinstance(exc, Exception) else ""
 
 
 def adapter(connection: Connection, *, service_type: str) -> Adapter:

@@ -91,3 +91,15 @@ def test_mapping_to_an_unknown_cloud_or_a_taken_project_is_refused(clouds_yaml):
     with pytest.raises(CommandError, match="already the tenancy Physics"):
         call_command("tenancy_register", "Chemistry", "--cloud", "R", "--project-id", "p-1")
     assert Tenancy.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_federated_cloud_keeps_no_credentials(clouds_yaml, capsys):
+    call_command("cloud_register", "Research cloud", "--clouds-yaml", clouds_yaml, "--cloud", "research")
+    register = ["cloud_register", "Research cloud", "--clouds-yaml", clouds_yaml, "--cloud", "research"]
+    call_command(*register, "--federated", "uni-idp")
+    cloud = Cloud.objects.get(name="Research cloud")
+    assert cloud.options["auth"] == "federated"
+    assert (cloud.options["identity_provider"], cloud.options["protocol"]) == ("uni-idp", "openid")
+    assert cloud.credentials == {}  # the secret registered before is gone
+    assert "per-user federation through uni-idp/openid" in capsys.readouterr().out

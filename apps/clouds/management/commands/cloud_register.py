@@ -20,17 +20,46 @@ class Command(BaseCommand):
         parser.add_argument(
             "--without-credentials", action="store_true", help="Keep only the URL and options (tenancies bring theirs)."
         )
+        parser.add_argument(
+            "--federated",
+            metavar="IDENTITY_PROVIDER",
+            default="",
+            help=(
+                "Per-user federation: act as each user with their OIDC access token, exchanged at Keystone's "
+                "OS-FEDERATION identity provider of this name; stores no credentials."
+            ),
+        )
+        parser.add_argument(
+            "--protocol", default="openid", help="With --federated: Keystone's federation protocol name."
+        )
 
-    def handle(self, *args: Any, name: str, clouds_yaml: str, cloud: str, without_credentials: bool, **o: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        name: str,
+        clouds_yaml: str,
+        cloud: str,
+        without_credentials: bool,
+        federated: str,
+        protocol: str,
+        **o: Any,
+    ) -> None:
         from apps.clouds.openstack.sdk import clouds_yaml_entry
 
         try:
             auth_url, options, credentials = clouds_yaml_entry(clouds_yaml, cloud)
         except BadInput as exc:
             raise CommandError(exc.message) from exc
+        if federated:
+            options.update(auth="federated", identity_provider=federated, protocol=protocol)
+            without_credentials = True
         defaults: dict[str, Any] = {"driver": Cloud.Driver.OPENSTACK, "endpoint": auth_url, "options": options}
-        if not without_credentials:
+        if federated:
+            defaults["credentials"] = {}  # acts as each user: no long-lived credential at all
+        elif not without_credentials:
             defaults["credentials"] = credentials
         target, created = Cloud.objects.update_or_create(name=name, defaults=defaults)
         kept = "no credentials" if without_credentials else f"credentials: {', '.join(sorted(credentials)) or 'none'}"
+        if federated:
+            kept = f"per-user federation through {federated}/{protocol}, no credentials"
         self.stdout.write(f"{'Registered' if created else 'Updated'} cloud {target.name} at {auth_url} ({kept}).")
