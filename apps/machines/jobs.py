@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -112,7 +112,7 @@ def _keypair(ctx: JobContext, driver: CloudDriver, key: SshPublicKey) -> str:
 def machine_create_job(ctx: JobContext) -> dict[str, Any]:
     machine: Machine = _target(ctx, Machine)
     tenancy = machine.tenancy
-    driver = driver_for_tenancy(tenancy)
+    driver = driver_for_tenancy(tenancy, user=ctx.job.requested_by)
     stages = ["Create server", "Wait until active"]
     if machine.want_external_ip:
         stages.append("Attach an external IP")
@@ -166,7 +166,7 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
 @job_kind("machines.ip_new", label="Give machine an external IP")
 def machine_ip_new_job(ctx: JobContext) -> dict[str, Any]:
     machine: Machine = _target(ctx, Machine)
-    driver = driver_for_tenancy(machine.tenancy)
+    driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Allocate and attach an external IP"])
     with _clearing_task(machine), ctx.stage("Allocate and attach an external IP"):
         _attach_new_ip(ctx, driver, machine)
@@ -192,13 +192,28 @@ def _attach_new_ip(ctx: JobContext, driver: CloudDriver, machine: Machine) -> No
     ip.save(update_fields=["machine", "updated_at"])
     changed(ip, created=True)
     ctx.log(f"Attached {attached.address} to {machine.name}.")
-    machine_observe(machine=machine, seen=driver.machine_get(machine_id=machine.cloud_id))
+    _wait_address(ctx, driver, machine, attached.address)
+
+
+def _wait_address(ctx: JobContext, driver: CloudDriver, machine: Machine | None, address: str | None) -> None:
+    """Wait until the cloud lists `address` (None: no external address) on the machine, and store it.
+    (OpenStack's compute API shows a floating IP change a few seconds after the network API made it.)"""
+    if machine is None or not machine.cloud_id:
+        return
+    seen: dto.Machine = _wait(
+        ctx,
+        f"The cloud showing {address or 'no external IP'} on {machine.name}",
+        lambda: driver.machine_get(machine_id=machine.cloud_id),
+        lambda m: m.external_ip == address,
+        timeout=settings.ATRIUM_MACHINE_ADDRESS_TIMEOUT,
+    )
+    machine_observe(machine=machine, seen=seen)
 
 
 def _action_job(verb: str, call: Callable[[CloudDriver, str], dto.Machine]) -> Callable[[JobContext], Any]:
     def run(ctx: JobContext) -> dict[str, Any]:
         machine: Machine = _target(ctx, Machine)
-        driver = driver_for_tenancy(machine.tenancy)
+        driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
         ctx.plan([f"{verb} the server", "Wait until it has finished"])
         with _clearing_task(machine):
             with ctx.stage(f"{verb} the server"):
@@ -224,7 +239,7 @@ job_kind("machines.restart", label="Restart machine")(
 @job_kind("machines.delete", label="Delete machine", resumable=True)
 def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
     machine: Machine = _target(ctx, Machine)
-    driver = driver_for_tenancy(machine.tenancy)
+    driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
     own_ips = list(ExternalIp.objects.filter(machine=machine, with_machine=True))
     ctx.plan(["Delete the server", "Wait until it is gone"] + (["Release its external IP"] if own_ips else []))
     name = machine.name
@@ -287,16 +302,10 @@ def _ip_observe(ip: ExternalIp, seen: dto.ExternalIp) -> None:
     changed(ip)
 
 
-def _machine_refresh(driver: CloudDriver, machine: Machine | None) -> None:
-    if machine is not None and machine.cloud_id:
-        with suppress(NotFound):
-            machine_observe(machine=machine, seen=driver.machine_get(machine_id=machine.cloud_id))
-
-
 @job_kind("machines.ip_allocate", label="Allocate external IP")
 def ip_allocate_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
-    driver = driver_for_tenancy(ip.tenancy)
+    driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Allocate the address"])
     try:
         with _clearing_task(ip), ctx.stage("Allocate the address"):
@@ -313,11 +322,11 @@ def ip_allocate_job(ctx: JobContext) -> dict[str, Any]:
 def ip_attach_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
     machine = Machine.objects.get(pk=ctx.job.params["machine"], tenancy=ip.tenancy)
-    driver = driver_for_tenancy(ip.tenancy)
+    driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Attach the address"])
     with _clearing_task(ip), ctx.stage("Attach the address"):
         _ip_observe(ip, driver.external_ip_attach(ip_id=ip.cloud_id, machine_id=machine.cloud_id))
-        _machine_refresh(driver, machine)
+        _wait_address(ctx, driver, machine, ip.address)
         ctx.log(f"{ip.address} now reaches {machine.name}.")
     return {"address": ip.address, "machine": machine.pk}
 
@@ -326,11 +335,11 @@ def ip_attach_job(ctx: JobContext) -> dict[str, Any]:
 def ip_detach_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
     machine = ip.machine
-    driver = driver_for_tenancy(ip.tenancy)
+    driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Detach the address"])
     with _clearing_task(ip), ctx.stage("Detach the address"):
         _ip_observe(ip, driver.external_ip_detach(ip_id=ip.cloud_id))
-        _machine_refresh(driver, machine)
+        _wait_address(ctx, driver, machine, None)
         ctx.log(f"Detached {ip.address}.")
     return {"address": ip.address}
 
@@ -338,7 +347,7 @@ def ip_detach_job(ctx: JobContext) -> dict[str, Any]:
 @job_kind("machines.ip_release", label="Release external IP", resumable=True)
 def ip_release_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
-    driver = driver_for_tenancy(ip.tenancy)
+    driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Release the address"])
     with _clearing_task(ip), ctx.stage("Release the address"):
         try:
@@ -385,7 +394,7 @@ def _wait_volume(ctx: JobContext, driver: CloudDriver, volume: Volume) -> dto.Vo
 @job_kind("machines.volume_create", label="Create volume")
 def volume_create_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
-    driver = driver_for_tenancy(volume.tenancy)
+    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Create the volume", "Wait until available"])
     with _clearing_task(volume):
         with ctx.stage("Create the volume"):
@@ -406,7 +415,7 @@ def volume_create_job(ctx: JobContext) -> dict[str, Any]:
 def volume_attach_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
     machine = Machine.objects.get(pk=ctx.job.params["machine"], tenancy=volume.tenancy)
-    driver = driver_for_tenancy(volume.tenancy)
+    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Attach the volume", "Wait until in use"])
     with _clearing_task(volume):
         with ctx.stage("Attach the volume"):
@@ -420,7 +429,7 @@ def volume_attach_job(ctx: JobContext) -> dict[str, Any]:
 @job_kind("machines.volume_detach", label="Detach volume")
 def volume_detach_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
-    driver = driver_for_tenancy(volume.tenancy)
+    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Detach the volume", "Wait until available"])
     with _clearing_task(volume):
         with ctx.stage("Detach the volume"):
@@ -433,7 +442,7 @@ def volume_detach_job(ctx: JobContext) -> dict[str, Any]:
 @job_kind("machines.volume_delete", label="Delete volume", resumable=True)
 def volume_delete_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
-    driver = driver_for_tenancy(volume.tenancy)
+    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Delete the volume"])
     with _clearing_task(volume), ctx.stage("Delete the volume"):
         if volume.cloud_id:
@@ -460,8 +469,8 @@ def _busy_ids(model: type[Model]) -> set[int]:
 def machines_sync(ctx: JobContext, tenancy: Tenancy) -> dict[str, int]:
     """Bring machines, external IPs and volumes in line with the cloud: update what
     changed, adopt what was made outside Atrium (marked external), drop what is gone."""
-    driver = driver_for_tenancy(tenancy)
-    catalogue = catalogue_refresh(tenancy=tenancy)
+    driver = driver_for_tenancy(tenancy, user=ctx.job.requested_by)
+    catalogue = catalogue_refresh(tenancy=tenancy, user=ctx.job.requested_by)
     counts = {"machines": 0, "adopted": 0, "gone": 0}
     sizes = {s["id"]: s for s in catalogue.sizes}
     images = {i["id"]: i for i in catalogue.images}

@@ -23,7 +23,7 @@ from .models import Catalogue, ExternalIp, Machine, Volume
 AnyUser = User | AnonymousUser
 
 
-def catalogue_get(*, tenancy: Tenancy) -> Catalogue:
+def catalogue_get(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
     """The tenancy's images, sizes and capabilities; read from the cloud when older
     than ATRIUM_CATALOGUE_MAX_AGE seconds (the sync refreshes it too)."""
     from .services import catalogue_refresh
@@ -31,7 +31,7 @@ def catalogue_get(*, tenancy: Tenancy) -> Catalogue:
     catalogue = Catalogue.objects.filter(tenancy=tenancy).first()
     max_age = timedelta(seconds=settings.ATRIUM_CATALOGUE_MAX_AGE)
     if catalogue is None or catalogue.refreshed_at < timezone.now() - max_age:
-        catalogue = catalogue_refresh(tenancy=tenancy)
+        catalogue = catalogue_refresh(tenancy=tenancy, user=user)
     return catalogue
 
 

@@ -54,9 +54,10 @@ def changed(obj: Model, *, created: bool = False) -> None:
 # --- the catalogue ---------------------------------------------------------------------
 
 
-def catalogue_refresh(*, tenancy: Tenancy) -> Catalogue:
-    """Read the tenancy's images, sizes and capabilities from its cloud and keep them."""
-    driver = driver_for_tenancy(tenancy)
+def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
+    """Read the tenancy's images, sizes and capabilities from its cloud and keep them
+    (`user`: who Atrium acts for, on clouds with per-user federation)."""
+    driver = driver_for_tenancy(tenancy, user=user)
     images = [
         {
             "id": i.id,
@@ -119,21 +120,21 @@ def _pending_use(tenancy: Tenancy) -> dict[str, int]:
     }
 
 
-def quotas_current(*, tenancy: Tenancy) -> list[dto.Quota]:
+def quotas_current(*, tenancy: Tenancy, user: User | None = None) -> list[dto.Quota]:
     """The cloud's quotas with what Atrium has on its way counted as used."""
     pending = _pending_use(tenancy)
     return [
         dto.Quota(
             resource=q.resource, label=q.label, limit=q.limit, used=q.used + pending.get(q.resource, 0), units=q.units
         )
-        for q in driver_for_tenancy(tenancy).quotas()
+        for q in driver_for_tenancy(tenancy, user=user).quotas()
     ]
 
 
-def quota_check(*, tenancy: Tenancy, wanted: dict[str, int]) -> None:
+def quota_check(*, tenancy: Tenancy, wanted: dict[str, int], user: User | None = None) -> None:
     """QuotaExceeded (409) naming each resource `wanted` would take over its limit."""
     over = []
-    for quota in quotas_current(tenancy=tenancy):
+    for quota in quotas_current(tenancy=tenancy, user=user):
         amount = wanted.get(quota.resource, 0)
         if amount and quota.limit is not None and quota.used + amount > quota.limit:
             units = f" {quota.units}" if quota.units else ""
@@ -169,7 +170,7 @@ def machine_create(
     """Record a new machine ("building") and start the job that creates it."""
     from .selectors import catalogue_get
 
-    catalogue = catalogue_get(tenancy=tenancy)
+    catalogue = catalogue_get(tenancy=tenancy, user=user)
     errors: dict[str, list[str]] = {}
     try:
         name = machine_name_clean(name)
@@ -200,6 +201,7 @@ def machine_create(
     assert image is not None  # noqa: S101 - no errors means it was found
     assert size is not None  # noqa: S101 - likewise
     quota_check(
+        user=user,
         tenancy=tenancy,
         wanted={"machines": 1, "cpus": size["cpus"], "ram_mb": size["ram_mb"], "external_ips": int(external_ip)},
     )
@@ -282,10 +284,10 @@ def machine_delete(*, machine: Machine, user: User) -> Job:
     return job
 
 
-def _capable(tenancy: Tenancy, what: str, label: str) -> None:
+def _capable(tenancy: Tenancy, what: str, label: str, user: User) -> None:
     from .selectors import catalogue_get
 
-    if not catalogue_get(tenancy=tenancy).capabilities.get(what):
+    if not catalogue_get(tenancy=tenancy, user=user).capabilities.get(what):
         raise Unsupported(f"{tenancy.cloud.name} does not offer {label}.")
 
 
@@ -294,8 +296,8 @@ def _capable(tenancy: Tenancy, what: str, label: str) -> None:
 
 @transaction.atomic
 def external_ip_allocate(*, tenancy: Tenancy, user: User) -> ExternalIp:
-    _capable(tenancy, "external_ips", "external IPs")
-    quota_check(tenancy=tenancy, wanted={"external_ips": 1})
+    _capable(tenancy, "external_ips", "external IPs", user)
+    quota_check(user=user, tenancy=tenancy, wanted={"external_ips": 1})
     ip = ExternalIp.objects.create(tenancy=tenancy, created_by=user, task="allocating")
     job_create(kind="machines.ip_allocate", tenancy=tenancy, target=ip, requested_by=user)
     changed(ip, created=True)
@@ -305,14 +307,14 @@ def external_ip_allocate(*, tenancy: Tenancy, user: User) -> ExternalIp:
 @transaction.atomic
 def machine_ip_new(*, machine: Machine, user: User) -> Job:
     """Allocate an external IP for the machine and attach it (released when the machine is deleted)."""
-    _capable(machine.tenancy, "external_ips", "external IPs")
+    _capable(machine.tenancy, "external_ips", "external IPs", user)
     machine = Machine.objects.select_for_update().get(pk=machine.pk)
     _refuse_busy(machine)
     if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
         raise Conflict(f"{machine.name} is {machine.status_label.lower()}; attach an IP when it is active or stopped.")
     if machine.external_ip:
         raise Conflict(f"{machine.name} already has the external IP {machine.external_ip}.")
-    quota_check(tenancy=machine.tenancy, wanted={"external_ips": 1})
+    quota_check(user=user, tenancy=machine.tenancy, wanted={"external_ips": 1})
     job = job_create(kind="machines.ip_new", tenancy=machine.tenancy, target=machine, requested_by=user)
     task_set(machine, "attaching an IP")
     return job
@@ -375,7 +377,7 @@ VOLUME_MAX_GB = 16384
 
 @transaction.atomic
 def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> Volume:
-    _capable(tenancy, "volumes", "volumes")
+    _capable(tenancy, "volumes", "volumes", user)
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
     if not name or len(name) > 255:
@@ -386,7 +388,7 @@ def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> V
         errors["size_gb"] = [f"A whole number of GB from 1 to {VOLUME_MAX_GB}."]
     if errors:
         raise BadInput("The volume cannot be created as asked.", fields=errors)
-    quota_check(tenancy=tenancy, wanted={"volumes": 1, "volume_gb": size_gb})
+    quota_check(user=user, tenancy=tenancy, wanted={"volumes": 1, "volume_gb": size_gb})
     volume = Volume.objects.create(tenancy=tenancy, created_by=user, name=name, size_gb=size_gb, task="creating")
     job_create(kind="machines.volume_create", tenancy=tenancy, target=volume, requested_by=user)
     changed(volume, created=True)

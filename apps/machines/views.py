@@ -97,9 +97,9 @@ def _wanted(form: MachineCreateForm) -> dict[str, int]:
     return wanted
 
 
-def _quota_context(tenancy: Any, form: MachineCreateForm) -> dict[str, Any]:
+def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[str, Any]:
     try:
-        quotas = services.quotas_current(tenancy=tenancy)
+        quotas = services.quotas_current(tenancy=tenancy, user=user)
     except CloudError as exc:
         return {"quota_rows": [], "quota_error": exc.message}
     rows = _quota_rows(quotas, _wanted(form))
@@ -111,7 +111,7 @@ def _quota_context(tenancy: Any, form: MachineCreateForm) -> dict[str, Any]:
 def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     user = signed_in_user(request)
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
-    catalogue = selectors.catalogue_get(tenancy=tenancy)
+    catalogue = selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request))
     keys = ssh_key_list(user=user)
     form = MachineCreateForm(
         request.POST if request.method == "POST" else None,
@@ -137,7 +137,7 @@ def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Creating {machine.name}. It is listed below as building until it is up.")
             return redirect("machines:list", tenancy_id=tenancy.pk)
-    context = {"tenancy": tenancy, "form": form, "sizes": catalogue.sizes, **_quota_context(tenancy, form)}
+    context = {"tenancy": tenancy, "form": form, "sizes": catalogue.sizes, **_quota_context(tenancy, form, user)}
     status = 400 if form.errors else 200
     return render(request, "machines/create.html", context, status=status)
 
@@ -148,20 +148,22 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
     user = signed_in_user(request)
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
     form = MachineCreateForm(
-        request.GET, catalogue=selectors.catalogue_get(tenancy=tenancy), ssh_keys=ssh_key_list(user=user)
+        request.GET,
+        catalogue=selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request)),
+        ssh_keys=ssh_key_list(user=user),
     )
-    return render(request, "machines/create.html#quotas", {"tenancy": tenancy, **_quota_context(tenancy, form)})
+    return render(request, "machines/create.html#quotas", {"tenancy": tenancy, **_quota_context(tenancy, form, user)})
 
 
 @login_required
 def machine_detail(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
-    return render(request, "machines/detail.html", machine_detail_context(machine))
+    return render(request, "machines/detail.html", machine_detail_context(machine, signed_in_user(request)))
 
 
-def machine_detail_context(machine: Machine) -> dict[str, Any]:
+def machine_detail_context(machine: Machine, user: User | None = None) -> dict[str, Any]:
     tenancy = machine.tenancy
-    capabilities = selectors.catalogue_get(tenancy=tenancy).capabilities
+    capabilities = selectors.catalogue_get(tenancy=tenancy, user=user).capabilities
     tenancy_ips = ExternalIp.objects.filter(tenancy=tenancy)
     tenancy_volumes = Volume.objects.filter(tenancy=tenancy)
     return {
@@ -193,7 +195,7 @@ def machine_console_log(request: HttpRequest, tenancy_id: int, machine_id: int) 
         error = "The machine has no console log until the cloud has created it."
     else:
         try:
-            text = driver_for_tenancy(machine.tenancy).machine_console_log(
+            text = driver_for_tenancy(machine.tenancy, user=signed_in_user(request)).machine_console_log(
                 machine_id=machine.cloud_id, lines=CONSOLE_LOG_LINES
             )
         except ApplicationError as exc:
@@ -234,9 +236,11 @@ def machine_console(request: HttpRequest, tenancy_id: int, machine_id: int) -> H
         raise Conflict(f"{machine.name} was created without a web console.")
     if not machine.cloud_id or machine.status not in {"ACTIVE", "REBOOTING"}:
         raise Conflict(f"{machine.name} is {machine.status_label.lower()}; its console opens when it is active.")
-    capabilities = selectors.catalogue_get(tenancy=machine.tenancy).capabilities
+    capabilities = selectors.catalogue_get(tenancy=machine.tenancy, user=signed_in_user(request)).capabilities
     if capabilities.get("console") == dto.ConsoleKind.NOVNC:
-        access = driver_for_tenancy(machine.tenancy).machine_console(machine_id=machine.cloud_id)
+        access = driver_for_tenancy(machine.tenancy, user=signed_in_user(request)).machine_console(
+            machine_id=machine.cloud_id
+        )
         return redirect(access.url)
     if not capabilities.get("console_log"):
         raise Unsupported(f"{machine.tenancy.cloud.name} offers no console for machines.")
@@ -296,7 +300,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @login_required
 def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, ips = selectors.external_ip_list(user=request.user, tenancy_id=tenancy_id)
-    capabilities = selectors.catalogue_get(tenancy=tenancy).capabilities
+    capabilities = selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request)).capabilities
     machines = Machine.objects.filter(tenancy=tenancy, status__in=["ACTIVE", "STOPPED"], task="").exclude(cloud_id="")
     return render(
         request,
@@ -364,7 +368,7 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     """The tenancy's volumes, with the form to create one (POST)."""
     user = signed_in_user(request)
     tenancy, volumes = selectors.volume_list(user=user, tenancy_id=tenancy_id)
-    capabilities = selectors.catalogue_get(tenancy=tenancy).capabilities
+    capabilities = selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request)).capabilities
     form = VolumeCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

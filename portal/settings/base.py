@@ -186,6 +186,8 @@ ATRIUM_LIVE_POLL_INTERVAL = env.float("ATRIUM_LIVE_POLL_INTERVAL", default=1.0)
 # images and sizes may get before a form reads it from the cloud again.
 ATRIUM_MACHINE_POLL_INTERVAL = env.float("ATRIUM_MACHINE_POLL_INTERVAL", default=2.0)
 ATRIUM_MACHINE_TIMEOUT = env.int("ATRIUM_MACHINE_TIMEOUT", default=1800)
+# Seconds to wait for the compute API to show an external IP change the network API made.
+ATRIUM_MACHINE_ADDRESS_TIMEOUT = env.int("ATRIUM_MACHINE_ADDRESS_TIMEOUT", default=120)
 ATRIUM_CATALOGUE_MAX_AGE = env.int("ATRIUM_CATALOGUE_MAX_AGE", default=600)
 
 # --- Authentication ---------------------------------------------------------
