@@ -26,6 +26,7 @@ _DESCRIPTIONS = {
     "400": "Bad input: `fields` names each field's problems.",
     "401": "Not signed in: send a token (`Authorization: Token …` or `Bearer …`).",
     "404": "No such object, or it belongs to a tenancy you are not a member of.",
+    "409": "Not now: the object is busy or in the wrong state, or this would go over quota; `message` says which.",
 }
 
 
@@ -42,6 +43,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.append("404")
             if method in ("post", "put", "patch"):
                 codes.append("400")
+            if "202" in operation.get("responses", {}):  # work-starting endpoints
+                codes.append("409")
             for code in codes:
                 operation["responses"].setdefault(code, {"description": _DESCRIPTIONS[code], "content": ref})
     return result

@@ -290,6 +290,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "apps.jobs.models.Job.State",
         "JobStageStateEnum": "apps.jobs.models.JobStage.State",
+        "MachineStatusEnum": "apps.machines.models.Machine.STATUS_CHOICES",
+        "VolumeStatusEnum": "apps.machines.models.Volume.STATUS_CHOICES",
     },
 }
 

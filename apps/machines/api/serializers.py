@@ -1,0 +1,316 @@
+"""Machines, external IPs and volumes as the API shows them, and what create and
+attach accept. Types are checked here (400 with DRF's field messages); the rest
+(names, catalogue, quotas, states) by apps.machines.services, whose BadInput
+fields come back in the same error format."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from apps.accounts.models import SshPublicKey, User
+from apps.accounts.selectors import ssh_key_get
+from apps.core.errors import NotFound
+from apps.jobs.api.serializers import JobSerializer
+from apps.jobs.models import Job
+
+from .. import services
+from ..models import ExternalIp, Machine, Volume
+
+
+def _url(serializer: serializers.BaseSerializer[Any], name: str, obj: Machine | ExternalIp | Volume) -> str:
+    return reverse(
+        f"api:{name}-detail",
+        kwargs={"tenancy_id": obj.tenancy_id, "pk": obj.pk},
+        request=serializer.context.get("request"),
+    )
+
+
+class _Linked(serializers.Serializer[Any]):
+    """id + url of a tenancy's object (subclasses say which route)."""
+
+    route = ""
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, obj: Machine | ExternalIp | Volume) -> str:
+        return _url(self, self.route, obj)
+
+
+class MachineRefSerializer(_Linked):
+    route = "machine"
+    name = serializers.CharField(read_only=True)
+
+
+class VolumeRefSerializer(_Linked):
+    route = "volume"
+    name = serializers.CharField(read_only=True)
+    size_gb = serializers.IntegerField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    device = serializers.CharField(read_only=True, help_text="Where the machine sees it, e.g. /dev/vdb.")
+
+
+class ExternalIpRefSerializer(_Linked):
+    route = "external-ip"
+    address = serializers.IPAddressField(read_only=True, allow_null=True)
+
+
+class ImageRefSerializer(serializers.Serializer[Machine]):
+    id = serializers.CharField(source="image_id", read_only=True)
+    name = serializers.CharField(source="image_name", read_only=True)
+
+
+class SizeRefSerializer(serializers.Serializer[Machine]):
+    id = serializers.CharField(source="size_id", read_only=True)
+    name = serializers.CharField(source="size_name", read_only=True)
+    cpus = serializers.IntegerField(read_only=True)
+    ram_mb = serializers.IntegerField(read_only=True)
+    disk_gb = serializers.IntegerField(read_only=True)
+
+
+class MachineSerializer(serializers.ModelSerializer[Machine]):
+    """A machine as listed: the request and what the cloud was last seen to have."""
+
+    url = serializers.SerializerMethodField()
+    status_label = serializers.CharField(read_only=True, help_text="The task while Atrium works on it, else status.")
+    image = ImageRefSerializer(source="*", read_only=True)
+    size = SizeRefSerializer(source="*", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Empty for machines made outside Atrium."
+    )
+    actions = serializers.SerializerMethodField(help_text="What can be done to it now: start, stop, restart, delete.")
+    console = serializers.BooleanField(source="console_enabled", read_only=True)
+
+    class Meta:
+        model = Machine
+        fields = [
+            "id",
+            "url",
+            "name",
+            "status",
+            "task",
+            "status_label",
+            "fault",
+            "image",
+            "size",
+            "key_name",
+            "key_fingerprint",
+            "internal_ip",
+            "external_ip",
+            "external",
+            "console",
+            "created_by",
+            "created_at",
+            "observed_at",
+            "actions",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "task": {"help_text": 'What Atrium is doing to it now ("building", "stopping"…); empty when idle.'},
+            "external": {"help_text": "Found on the cloud by a sync, not created through Atrium."},
+        }
+
+    def get_url(self, machine: Machine) -> str:
+        return _url(self, "machine", machine)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, machine: Machine) -> list[str]:
+        return services.machine_actions(machine)
+
+
+class MachineDetailSerializer(MachineSerializer):
+    """A machine with its volumes."""
+
+    volumes = VolumeRefSerializer(many=True, read_only=True)
+
+    class Meta(MachineSerializer.Meta):
+        fields = [*MachineSerializer.Meta.fields, "volumes"]
+        read_only_fields = fields
+
+
+class MachineCreateSerializer(serializers.Serializer[Any]):
+    # The name rule (1 to 255 characters, unique in the tenancy) is the services' one,
+    # so the API and the page say the same thing.
+    name = serializers.CharField(
+        allow_blank=True, trim_whitespace=False, help_text="1 to 255 characters, unique in the tenancy."
+    )
+    image_id = serializers.CharField(allow_blank=True, help_text="An id from images/.")
+    size_id = serializers.CharField(allow_blank=True, help_text="An id from sizes/.")
+    ssh_key_id = serializers.IntegerField(
+        allow_null=True, default=None, help_text="One of your SSH keys (ssh-keys/); omit for none."
+    )
+    external_ip = serializers.BooleanField(default=False, help_text="Allocate and attach an external IP.")
+    console = serializers.BooleanField(default=True, help_text="Offer the web console through Atrium.")
+
+    def validate_ssh_key_id(self, key_id: int | None) -> SshPublicKey | None:
+        """The key itself (context["user"]'s, else a field error)."""
+        if key_id is None:
+            return None
+        try:
+            return ssh_key_get(user=self.context["user"], key_id=key_id)
+        except NotFound:
+            raise serializers.ValidationError("Not one of your SSH keys.") from None
+
+
+class _CreatedBy(JobSerializer):
+    """A create's job and the object it makes (context["created"])."""
+
+    def created(self, ref: type[_Linked]) -> dict[str, Any]:
+        return dict(ref(self.context["created"], context=self.context).data)
+
+
+class MachineAcceptedSerializer(_CreatedBy):
+    """The create job, and the machine it makes (listed at once, as "building")."""
+
+    machine = serializers.SerializerMethodField(help_text="The new machine.")
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "machine"]
+        read_only_fields = fields
+
+    @extend_schema_field(MachineRefSerializer)
+    def get_machine(self, job: Job) -> dict[str, Any]:
+        return self.created(MachineRefSerializer)
+
+
+class ConsoleLogSerializer(serializers.Serializer[Any]):
+    lines = serializers.IntegerField(
+        required=False, default=500, min_value=1, max_value=10000, help_text="How many of the last lines (1-10000)."
+    )
+
+
+class ConsoleLogResponseSerializer(serializers.Serializer[Any]):
+    machine = serializers.IntegerField()
+    lines = serializers.IntegerField(help_text="How many lines were asked for.")
+    log = serializers.CharField(help_text="The last lines of the machine's serial console, as the cloud has them.")
+
+
+class ImageSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    os_distro = serializers.CharField(allow_blank=True)
+    os_version = serializers.CharField(allow_blank=True)
+    min_disk_gb = serializers.IntegerField()
+    min_ram_mb = serializers.IntegerField()
+
+
+class SizeSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    cpus = serializers.IntegerField()
+    ram_mb = serializers.IntegerField()
+    disk_gb = serializers.IntegerField()
+    gpus = serializers.IntegerField()
+    description = serializers.CharField(allow_blank=True)
+
+
+class QuotaSerializer(serializers.Serializer[Any]):
+    resource = serializers.CharField(help_text="machines, cpus, ram_mb, external_ips, volumes, volume_gb…")
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    limit = serializers.IntegerField(allow_null=True, help_text="Null: unlimited.")
+    used = serializers.IntegerField(help_text="In use on the cloud plus what Atrium has on its way.")
+    free = serializers.IntegerField(allow_null=True, help_text="Null: unlimited.")
+    units = serializers.CharField(allow_blank=True)
+
+
+class NetworkSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    external = serializers.BooleanField(help_text="Where external IPs come from.")
+    cidr = serializers.CharField(allow_blank=True)
+
+
+class ExternalIpSerializer(serializers.ModelSerializer[ExternalIp]):
+    url = serializers.SerializerMethodField()
+    machine = MachineRefSerializer(read_only=True, allow_null=True, help_text="The machine it is attached to.")
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ExternalIp
+        fields = [
+            "id",
+            "url",
+            "address",
+            "machine",
+            "task",
+            "with_machine",
+            "external",
+            "created_by",
+            "created_at",
+            "observed_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "address": {"help_text": "Empty until the cloud has allocated it."},
+            "with_machine": {"help_text": "Allocated with a machine: released when the machine is deleted."},
+        }
+
+    def get_url(self, ip: ExternalIp) -> str:
+        return _url(self, "external-ip", ip)
+
+
+class ExternalIpAcceptedSerializer(_CreatedBy):
+    """The allocate job, and the external IP it makes (listed at once, as "allocating")."""
+
+    external_ip = serializers.SerializerMethodField(help_text="The new external IP.")
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "external_ip"]
+        read_only_fields = fields
+
+    @extend_schema_field(ExternalIpRefSerializer)
+    def get_external_ip(self, job: Job) -> dict[str, Any]:
+        return self.created(ExternalIpRefSerializer)
+
+
+class VolumeSerializer(serializers.ModelSerializer[Volume]):
+    url = serializers.SerializerMethodField()
+    status_label = serializers.CharField(read_only=True)
+    machine = MachineRefSerializer(read_only=True, allow_null=True, help_text="The machine it is attached to.")
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Volume
+        fields = [
+            "id",
+            "url",
+            "name",
+            "size_gb",
+            "status",
+            "task",
+            "status_label",
+            "machine",
+            "device",
+            "external",
+            "created_by",
+            "created_at",
+            "observed_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, volume: Volume) -> str:
+        return _url(self, "volume", volume)
+
+
+class VolumeCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(allow_blank=True, help_text="1 to 255 characters, unique in the tenancy.")
+    size_gb = serializers.IntegerField(help_text=f"1 to {services.VOLUME_MAX_GB}.")
+
+
+class VolumeAcceptedSerializer(_CreatedBy):
+    """The create job, and the volume it makes (listed at once, as "creating")."""
+
+    volume = serializers.SerializerMethodField(help_text="The new volume.")
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "volume"]
+        read_only_fields = fields
+
+    @extend_schema_field(VolumeRefSerializer)
+    def get_volume(self, job: Job) -> dict[str, Any]:
+        return self.created(VolumeRefSerializer)
+
+
+class AttachSerializer(serializers.Serializer[Any]):
+    machine_id = serializers.IntegerField(help_text="A machine of this tenancy.")
