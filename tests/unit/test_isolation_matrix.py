@@ -8,6 +8,7 @@ must get it. Every page and list readable by the outsider must not show any
 of the other tenancy's or person's things.
 """
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.accounts.services import api_token_create, ssh_key_add
+from apps.clouds.local.seed import local_cloud_seed
+from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.services import tenancy_sync_start
 from apps.machines.models import ExternalIp, Machine, Volume
 from tests.factories import MembershipFactory, TenancyFactory, UserFactory
@@ -80,6 +83,39 @@ OBJECT_ROUTES: dict[str, tuple[str, Callable[["World"], dict[str, Any]]]] = {
     "machines:volume-attach-machine": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "volume_id": w.volume_id}),
     "machines:volume-detach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "volume_id": w.volume_id}),
     "machines:volume-delete": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "volume_id": w.volume_id}),
+    # Machines, external IPs and volumes (API).
+    "api:tenancy-images": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:tenancy-sizes": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:tenancy-quotas": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:tenancy-networks": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:machine-list": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:machine-detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:machine-start": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:machine-stop": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:machine-restart": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:machine-logs": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:external-ip-list": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:external-ip-detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.ip_id}),
+    "api:external-ip-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.ip_id}),
+    "api:external-ip-detach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.ip_id}),
+    "api:volume-list": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "api:volume-detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.volume_id}),
+    "api:volume-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.volume_id}),
+    "api:volume-detach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.volume_id}),
+}
+# The JSON body a route needs to do its work (the outsider sends the same, naming the world's objects).
+BODIES: dict[str, Callable[["World"], dict[str, Any]]] = {
+    "api:external-ip-attach": lambda w: {"machine_id": w.machine_id},
+    "api:volume-attach": lambda w: {"machine_id": w.machine_id},
+}
+# Further methods of object routes above (an outsider must get 404 from these too).
+MORE_METHODS: dict[str, list[str]] = {
+    "api:machine-list": ["post"],
+    "api:machine-detail": ["delete"],
+    "api:external-ip-list": ["post"],
+    "api:external-ip-detail": ["delete"],
+    "api:volume-list": ["post"],
+    "api:volume-detail": ["delete"],
 }
 # Operators (staff) only: anyone else is sent to sign in as staff, and sees nothing.
 STAFF_PAGES = {"operators:jobs"}
@@ -115,7 +151,11 @@ def make_world(marker: str) -> World:
     key = ssh_key_add(user=user, name=f"{marker}-key", public_key=ED25519 if marker == "ours" else openssh_new())
     job = tenancy_sync_start(tenancy=tenancy, requested_by=user)
     machine = Machine.objects.create(
-        tenancy=tenancy, name=f"{marker}-machine", cloud_id=f"{marker}-server", status="ACTIVE", created_by=user
+        tenancy=tenancy,
+        name=f"{marker}-machine",
+        cloud_id=local_server(tenancy, f"{marker}-machine"),
+        status="ACTIVE",
+        created_by=user,
     )
     ip = ExternalIp.objects.create(tenancy=tenancy, cloud_id=f"{marker}-ip", address=IPS[marker], created_by=user)
     volume = Volume.objects.create(
@@ -135,6 +175,26 @@ def make_world(marker: str) -> World:
 
 
 IPS = {"ours": "203.0.113.10", "theirs": "203.0.113.99"}
+
+
+def local_server(tenancy: Any, name: str) -> str:
+    """A server on the local cloud, active at once, so the machine's console log can be read."""
+    tenancy.cloud.options = {"build_seconds": 0, "action_seconds": 0}
+    tenancy.cloud.save()
+    local_cloud_seed(tenancy.cloud, projects=[tenancy.project_id])
+    driver = driver_for_tenancy(tenancy)
+    image = next(i for i in driver.images() if i.name == "Debian 12")
+    size = next(s for s in driver.sizes() if s.name == "small")
+    server = driver.machine_create(name=name, image_id=image.id, size_id=size.id)
+    assert driver.machine_get(machine_id=server.id).status.value == "ACTIVE"
+    return server.id
+
+
+def body(route: str, world: World) -> dict[str, Any]:
+    """The request's keyword arguments: the route's JSON body, if it needs one."""
+    if route not in BODIES:
+        return {}
+    return {"data": json.dumps(BODIES[route](world)), "content_type": "application/json"}
 
 
 def openssh_new() -> str:
@@ -179,11 +239,23 @@ def worlds(db) -> tuple[World, World]:
 def test_another_worlds_object_is_404_and_the_owners_is_not(worlds, route):
     ours, theirs = worlds
     method, kwargs_of = OBJECT_ROUTES[route]
-    foreign = getattr(ours.client(), method)(reverse(route, kwargs=kwargs_of(theirs)))
+    foreign = getattr(ours.client(), method)(reverse(route, kwargs=kwargs_of(theirs)), **body(route, theirs))
     assert foreign.status_code == 404, f"{route}: {foreign.status_code}"
     assert theirs.marker not in foreign.content.decode()
-    own = getattr(theirs.client(), method)(reverse(route, kwargs=kwargs_of(theirs)))
+    own = getattr(theirs.client(), method)(reverse(route, kwargs=kwargs_of(theirs)), **body(route, theirs))
     assert own.status_code in (200, 202, 204, 302, 409), f"{route}: {own.status_code}"  # 409: target busy
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), sorted((r, m) for r, methods in MORE_METHODS.items() for m in methods))
+def test_other_methods_on_another_worlds_objects_are_404_too(worlds, route, method):
+    ours, theirs = worlds
+    _, kwargs_of = OBJECT_ROUTES[route]
+    path = reverse(route, kwargs=kwargs_of(theirs))
+    foreign = getattr(ours.client(), method)(path)
+    assert foreign.status_code == 404, f"{route} {method}: {foreign.status_code}"
+    assert theirs.marker not in foreign.content.decode()
+    assert getattr(Client(), method)(path).status_code in (401, 403), f"{route} {method} signed out"
 
 
 @pytest.mark.django_db
@@ -200,7 +272,7 @@ def test_nothing_of_another_world_shows_on_any_page(worlds, route):
 def test_signed_out_visitors_get_nothing(worlds, route):
     _, theirs = worlds
     method, kwargs_of = OBJECT_ROUTES.get(route, ("get", lambda w: {}))
-    response = getattr(Client(), method)(reverse(route, kwargs=kwargs_of(theirs)))
+    response = getattr(Client(), method)(reverse(route, kwargs=kwargs_of(theirs)), **body(route, theirs))
     assert response.status_code in (302, 401, 403, 404), f"{route}: {response.status_code}"
     if response.status_code == 302:
         assert response["Location"].startswith("/accounts/login/")
