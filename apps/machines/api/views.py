@@ -31,7 +31,7 @@ from apps.tenancies.selectors import tenancy_get_for_user
 
 from .. import selectors, services
 from ..models import ExternalIp, Machine, Volume
-from .filtersets import MachineFilterSet
+from .filtersets import MachineApiFilterSet
 from .serializers import (
     AttachSerializer,
     ConsoleLogResponseSerializer,
@@ -134,7 +134,7 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
     serializer_class = MachineSerializer
     queryset = Machine.objects.none()  # for the schema; reads go through the selectors
     filter_backends = [DjangoFilterBackend]
-    filterset_class = MachineFilterSet
+    filterset_class = MachineApiFilterSet
 
     def get_queryset(self) -> QuerySet[Machine]:
         if _fake(self):
