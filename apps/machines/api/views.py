@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.models import User
 from apps.accounts.selectors import signed_in_user
 from apps.clouds.errors import Unsupported
 from apps.clouds.registry import driver_for_tenancy
@@ -237,11 +238,13 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
         query = ConsoleLogSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         lines = query.validated_data["lines"]
-        if not selectors.catalogue_get(tenancy=machine.tenancy).capabilities.get("console_log"):
+        user = signed_in_user(request)
+        if not selectors.catalogue_get(tenancy=machine.tenancy, user=user).capabilities.get("console_log"):
             raise Unsupported(f"{machine.tenancy.cloud.name} keeps no console logs.")
         if not machine.cloud_id:
             raise Conflict(f"{machine.name} has no server on the cloud yet.")
-        text = driver_for_tenancy(machine.tenancy).machine_console_log(machine_id=machine.cloud_id, lines=lines)
+        driver = driver_for_tenancy(machine.tenancy, user=user)  # as the person asking (per-user federation)
+        text = driver.machine_console_log(machine_id=machine.cloud_id, lines=lines)
         return Response({"machine": machine.pk, "lines": lines, "log": text})
 
 
@@ -249,13 +252,14 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
 
 
 class _TenancyListView(_InTenancy, generics.ListAPIView[Any]):
-    """A small list read for one tenancy, paginated like every other list."""
+    """A small list read for one tenancy, paginated like every other list. What comes
+    from the cloud is read as the person asking (clouds with per-user federation)."""
 
-    def items(self, tenancy: Tenancy) -> list[Any]:
+    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
         raise NotImplementedError
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.items(self.tenancy()))  # a list pages too
+        page = self.paginate_queryset(self.items(self.tenancy(), signed_in_user(request)))  # a list pages too
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -265,8 +269,8 @@ class ImageListView(_TenancyListView):
 
     serializer_class = ImageSerializer
 
-    def items(self, tenancy: Tenancy) -> list[Any]:
-        return list(selectors.catalogue_get(tenancy=tenancy).images)
+    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
+        return list(selectors.catalogue_get(tenancy=tenancy, user=user).images)
 
 
 @extend_schema(summary="Sizes a machine can have")
@@ -275,8 +279,8 @@ class SizeListView(_TenancyListView):
 
     serializer_class = SizeSerializer
 
-    def items(self, tenancy: Tenancy) -> list[Any]:
-        return list(selectors.catalogue_get(tenancy=tenancy).sizes)
+    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
+        return list(selectors.catalogue_get(tenancy=tenancy, user=user).sizes)
 
 
 @extend_schema(summary="Quotas and their use")
@@ -285,7 +289,7 @@ class QuotaListView(_TenancyListView):
 
     serializer_class = QuotaSerializer
 
-    def items(self, tenancy: Tenancy) -> list[Any]:
+    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
         return [
             {
                 "resource": q.resource,
@@ -295,7 +299,7 @@ class QuotaListView(_TenancyListView):
                 "free": q.free,
                 "units": q.units,
             }
-            for q in services.quotas_current(tenancy=tenancy)
+            for q in services.quotas_current(tenancy=tenancy, user=user)
         ]
 
 
@@ -305,10 +309,10 @@ class NetworkListView(_TenancyListView):
 
     serializer_class = NetworkSerializer
 
-    def items(self, tenancy: Tenancy) -> list[Any]:
+    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
         return [
             {"id": n.id, "name": n.name, "external": n.external, "cidr": n.cidr}
-            for n in driver_for_tenancy(tenancy).networks()
+            for n in driver_for_tenancy(tenancy, user=user).networks()
         ]
 
 
