@@ -233,6 +233,23 @@ def machine_create(
     return machine
 
 
+def machine_console_kind(*, machine: Machine, user: User) -> dto.ConsoleKind:
+    """Which console the machine offers its tenancy's members now: the cloud's noVNC
+    console, or the serial console log; Conflict/Unsupported saying why not."""
+    from .selectors import catalogue_get
+
+    if not machine.console_enabled:
+        raise Conflict(f"{machine.name} was created without a web console.")
+    if not machine.cloud_id or machine.status not in {S.ACTIVE, S.REBOOTING}:
+        raise Conflict(f"{machine.name} is {machine.status_label.lower()}; its console opens when it is active.")
+    capabilities = catalogue_get(tenancy=machine.tenancy, user=user).capabilities
+    if capabilities.get("console") == dto.ConsoleKind.NOVNC:
+        return dto.ConsoleKind.NOVNC
+    if capabilities.get("console_log"):
+        return dto.ConsoleKind.SERIAL
+    raise Unsupported(f"{machine.tenancy.cloud.name} offers no console for machines.")
+
+
 def _refuse_busy(machine: Machine) -> None:
     if machine.task:
         raise Conflict(f"{machine.name} is {machine.task}; wait until that has finished.")

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.accounts.models import User
 from apps.accounts.selectors import signed_in_user, ssh_key_list
 from apps.clouds import dto
-from apps.clouds.errors import BadInput, CloudError, Unsupported
+from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import ApplicationError, Conflict
 
@@ -231,19 +231,11 @@ def machine_delete(request: HttpRequest, tenancy_id: int, machine_id: int) -> Ht
 def machine_console(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     """The machine's console, for members only: the cloud's noVNC console (a fresh,
     short-lived URL each time) or, on clouds without one, its serial console log, live."""
-    machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
-    if not machine.console_enabled:
-        raise Conflict(f"{machine.name} was created without a web console.")
-    if not machine.cloud_id or machine.status not in {"ACTIVE", "REBOOTING"}:
-        raise Conflict(f"{machine.name} is {machine.status_label.lower()}; its console opens when it is active.")
-    capabilities = selectors.catalogue_get(tenancy=machine.tenancy, user=signed_in_user(request)).capabilities
-    if capabilities.get("console") == dto.ConsoleKind.NOVNC:
-        access = driver_for_tenancy(machine.tenancy, user=signed_in_user(request)).machine_console(
-            machine_id=machine.cloud_id
-        )
+    user = signed_in_user(request)
+    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    if services.machine_console_kind(machine=machine, user=user) == dto.ConsoleKind.NOVNC:
+        access = driver_for_tenancy(machine.tenancy, user=user).machine_console(machine_id=machine.cloud_id)
         return redirect(access.url)
-    if not capabilities.get("console_log"):
-        raise Unsupported(f"{machine.tenancy.cloud.name} offers no console for machines.")
     return render(request, "machines/console.html", {"tenancy": machine.tenancy, "machine": machine})
 
 

@@ -94,6 +94,7 @@ OBJECT_ROUTES: dict[str, tuple[str, Callable[["World"], dict[str, Any]]]] = {
     "api:machine-stop": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
     "api:machine-restart": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
     "api:machine-logs": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:machine-console": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
     "api:external-ip-list": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
     "api:external-ip-detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.ip_id}),
     "api:external-ip-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.ip_id}),

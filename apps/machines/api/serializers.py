@@ -186,6 +186,13 @@ class ConsoleLogResponseSerializer(serializers.Serializer[Any]):
     log = serializers.CharField(help_text="The last lines of the machine's serial console, as the cloud has them.")
 
 
+class ConsoleSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(
+        choices=["novnc", "serial"], help_text="novnc: the cloud's graphical console; serial: the console log, live."
+    )
+    url = serializers.URLField(help_text="Atrium's console page: open it in a browser signed in to Atrium.")
+
+
 class ImageSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.CharField()
     name = serializers.CharField()

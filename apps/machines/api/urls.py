@@ -34,7 +34,7 @@ def routes(prefix: str, viewset: Any, basename: str, actions: list[str]) -> list
 
 
 urlpatterns = [
-    *routes("machines", views.MachineViewSet, "machine", ["start", "stop", "restart", "logs"]),
+    *routes("machines", views.MachineViewSet, "machine", ["start", "stop", "restart", "logs", "console"]),
     *routes("external-ips", views.ExternalIpViewSet, "external-ip", ["attach", "detach"]),
     *routes("volumes", views.VolumeViewSet, "volume", ["attach", "detach"]),
     path(f"{T}/images/", views.ImageListView.as_view(), name="tenancy-images"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, serializers, viewsets
@@ -37,6 +38,7 @@ from .serializers import (
     AttachSerializer,
     ConsoleLogResponseSerializer,
     ConsoleLogSerializer,
+    ConsoleSerializer,
     ExternalIpAcceptedSerializer,
     ExternalIpSerializer,
     ImageSerializer,
@@ -246,6 +248,21 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
         driver = driver_for_tenancy(machine.tenancy, user=user)  # as the person asking (per-user federation)
         text = driver.machine_console_log(machine_id=machine.cloud_id, lines=lines)
         return Response({"machine": machine.pk, "lines": lines, "log": text})
+
+    @extend_schema(
+        summary="Where to open a machine's web console",
+        description="The console opens through Atrium, for members of the tenancy only: the cloud's noVNC "
+        "console (Atrium checks membership, then hands over a fresh short-lived console address) or, on clouds "
+        "without one, the live serial console log. 409 when the machine is not active or was created without "
+        "a web console; 400 (`unsupported`) when the cloud has no console.",
+        responses=ConsoleSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def console(self, request: Request, tenancy_id: str, pk: str) -> Response:
+        machine = self.get_object()
+        kind = services.machine_console_kind(machine=machine, user=signed_in_user(request))
+        url = request.build_absolute_uri(reverse("machines:console", args=[machine.tenancy_id, machine.pk]))
+        return Response({"kind": kind.value, "url": url})
 
 
 # --- the catalogue, quotas and networks ----------------------------------------------------------

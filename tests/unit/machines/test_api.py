@@ -422,3 +422,24 @@ def test_the_list_takes_as_many_queries_for_50_machines_as_for_5(physicist_clien
     five = queries()
     make(45)
     assert queries() == five, "the machines list must not query per machine"
+
+
+def test_console_points_at_atriums_console_page_for_members(physicist_client, physics, physicist, active):
+    body = physicist_client.get(url(physics, f"machines/{active.pk}/console/")).json()
+    assert body["kind"] == "serial"  # the local cloud: the live serial console
+    assert body["url"].endswith(f"/tenancies/{physics.pk}/machines/{active.pk}/console/")
+    page = physicist_client.get(body["url"])
+    assert page.status_code == 200
+
+
+def test_console_of_a_machine_without_one_or_not_active_is_409(physicist_client, physics, physicist, active):
+    Machine.objects.filter(pk=active.pk).update(console_enabled=False)
+    assert (
+        "without a web console"
+        in error(physicist_client.get(url(physics, f"machines/{active.pk}/console/")), 409)["message"]
+    )
+    Machine.objects.filter(pk=active.pk).update(console_enabled=True, status="STOPPED")
+    assert (
+        "opens when it is active"
+        in error(physicist_client.get(url(physics, f"machines/{active.pk}/console/")), 409)["message"]
+    )
