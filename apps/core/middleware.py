@@ -20,6 +20,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from .errors import ApplicationError, NotFound
 
 
+def same_site(request: HttpRequest, url: str, default: str) -> str:
+    """`url` if it stays on this site, else `default` (for "back to where you were" redirects)."""
+    if url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=False):
+        return url
+    return default
+
+
 def error_partial(request: HttpRequest, message: str, status: int) -> HttpResponse:
     """The htmx error partial: a toast, whatever element the request targeted."""
     response = HttpResponse(render_to_string("_error.html", {"message": message}, request), status=status)
@@ -45,7 +52,4 @@ class ApplicationErrorMiddleware:
         if getattr(request, "htmx", False):
             return error_partial(request, exception.message, exception.status_code)
         messages.error(request, exception.message)
-        back = request.headers.get("referer", "")
-        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=False):
-            back = "/"
-        return redirect(back)
+        return redirect(same_site(request, request.headers.get("referer", ""), "/"))

@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from apps.jobs.sync import register_tenancy_sync
 from apps.tenancies.models import Tenancy
 
 from .models import ExternalIp, Machine, Volume
-from .services import catalogue_refresh, changed, machine_observe, task_set
+from .services import catalogue_refresh, changed, machine_observe, row_delete, task_set
 
 S = dto.MachineStatus
 ATRIUM_MACHINE_KEY = "atrium_machine"
@@ -49,8 +48,7 @@ def _clearing_task(obj: Machine | ExternalIp | Volume) -> Iterator[None]:
     try:
         yield
     finally:
-        type(obj).objects.filter(pk=obj.pk).update(task="", updated_at=timezone.now())
-        if type(obj).objects.filter(pk=obj.pk).exists():
+        if type(obj).objects.filter(pk=obj.pk).update(task="", updated_at=timezone.now()):
             changed(obj)
 
 
@@ -267,17 +265,8 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
         Volume.objects.filter(machine=machine).update(machine=None, device="", status=dto.VolumeStatus.AVAILABLE)
         for volume in Volume.objects.filter(tenancy=machine.tenancy, status=dto.VolumeStatus.AVAILABLE):
             changed(volume)
-        machine.delete()
-        changed_gone(machine.tenancy_id, "machine", ctx.job.target_id)
+        row_delete(machine)
     return {"deleted": name}
-
-
-def changed_gone(tenancy_id: int, resource: str, object_id: str) -> None:
-    from apps.jobs.events import resource_changed_publish
-
-    transaction.on_commit(
-        lambda: resource_changed_publish(tenancy_id=tenancy_id, resource=resource, object_id=int(object_id))
-    )
 
 
 def _gone(driver: CloudDriver, cloud_id: str) -> bool:
@@ -312,8 +301,7 @@ def ip_allocate_job(ctx: JobContext) -> dict[str, Any]:
             _ip_observe(ip, driver.external_ip_allocate())
             ctx.log(f"Allocated {ip.address}.")
     except CloudError:
-        ip.delete()  # nothing was allocated: the request leaves no row behind
-        changed_gone(ip.tenancy_id, "externalip", ctx.job.target_id)
+        row_delete(ip)  # nothing was allocated: the request leaves no row behind
         raise
     return {"address": ip.address}
 
@@ -354,8 +342,7 @@ def ip_release_job(ctx: JobContext) -> dict[str, Any]:
             driver.external_ip_release(ip_id=ip.cloud_id)
         except NotFound:
             ctx.log("The cloud had released it already.")
-        ip.delete()
-        changed_gone(ip.tenancy_id, "externalip", ctx.job.target_id)
+        row_delete(ip)
     return {"released": ip.address}
 
 
@@ -401,8 +388,7 @@ def volume_create_job(ctx: JobContext) -> dict[str, Any]:
             try:
                 _volume_observe(volume, driver.volume_create(name=volume.name, size_gb=volume.size_gb))
             except CloudError:
-                volume.delete()
-                changed_gone(volume.tenancy_id, "volume", ctx.job.target_id)
+                row_delete(volume)
                 raise
         with ctx.stage("Wait until available"):
             seen = _wait_volume(ctx, driver, volume)
@@ -450,8 +436,7 @@ def volume_delete_job(ctx: JobContext) -> dict[str, Any]:
                 driver.volume_delete(volume_id=volume.cloud_id)
             except NotFound:
                 ctx.log("The cloud had deleted it already.")
-        volume.delete()
-        changed_gone(volume.tenancy_id, "volume", ctx.job.target_id)
+        row_delete(volume)
     return {"deleted": volume.name}
 
 
@@ -509,8 +494,7 @@ def machines_sync(ctx: JobContext, tenancy: Tenancy) -> dict[str, int]:
     for row in rows.values():
         if row.pk not in busy:
             ctx.log(f"{row.name} ({row.cloud_id}) is no longer on the cloud.")
-            row.delete()
-            changed_gone(tenancy.pk, "machine", str(row.pk))
+            row_delete(row)
             counts["gone"] += 1
     capabilities = driver.capabilities()
     if capabilities.external_ips:
@@ -534,8 +518,7 @@ def _sync_ips(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
             _ip_observe(row, seen)
     for row in rows.values():
         if row.pk not in busy:
-            row.delete()
-            changed_gone(tenancy.pk, "externalip", str(row.pk))
+            row_delete(row)
 
 
 def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
@@ -553,5 +536,4 @@ def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> Non
             _volume_observe(row, seen)
     for row in rows.values():
         if row.pk not in busy:
-            row.delete()
-            changed_gone(tenancy.pk, "volume", str(row.pk))
+            row_delete(row)

@@ -13,12 +13,15 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.clouds.dto import MachineStatus, VolumeStatus
 from apps.core.errors import NotFound
 from apps.jobs.models import Job
 from apps.tenancies.models import Tenancy
 from apps.tenancies.selectors import tenancy_get_for_user
 
 from .models import Catalogue, ExternalIp, Machine, Volume
+
+ATTACHABLE = (MachineStatus.ACTIVE.value, MachineStatus.STOPPED.value)
 
 AnyUser = User | AnonymousUser
 
@@ -86,6 +89,22 @@ def volume_get(*, user: AnyUser, tenancy_id: int, volume_id: int) -> Volume:
     if volume is None:
         raise NotFound("No such volume.")
     return volume
+
+
+# What can be attached, and to what: the same sets the services accept.
+
+
+def machines_attachable(*, tenancy: Tenancy) -> QuerySet[Machine]:
+    """Machines an IP or volume can be attached to now: on the cloud, active or stopped, idle."""
+    return Machine.objects.filter(tenancy=tenancy, status__in=ATTACHABLE, task="").exclude(cloud_id="")
+
+
+def external_ips_free(*, tenancy: Tenancy) -> QuerySet[ExternalIp]:
+    return ExternalIp.objects.filter(tenancy=tenancy, machine__isnull=True, task="").exclude(cloud_id="")
+
+
+def volumes_free(*, tenancy: Tenancy) -> QuerySet[Volume]:
+    return Volume.objects.filter(tenancy=tenancy, machine__isnull=True, task="", status=VolumeStatus.AVAILABLE)
 
 
 def machine_jobs(*, machine: Machine) -> QuerySet[Job]:

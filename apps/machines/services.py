@@ -41,14 +41,24 @@ ACTIONS: dict[str, dict[str, Any]] = {
 DELETABLE = {S.ACTIVE, S.STOPPED, S.ERROR, S.UNKNOWN}
 
 
-def changed(obj: Model, *, created: bool = False) -> None:
-    """Tell the tenancy's open pages that this row changed (after the transaction commits)."""
+def changed(obj: Model, *, created: bool = False, pk: int | None = None) -> None:
+    """Tell the tenancy's open pages that this row changed (after the transaction commits).
+    For a row just deleted (Django has cleared its pk) pass the `pk` it had."""
     tenancy_id = obj.tenancy_id  # type: ignore[attr-defined]
     name = obj._meta.model_name or ""
-    pk = obj.pk
+    object_id = pk if pk is not None else obj.pk
     transaction.on_commit(
-        lambda: resource_changed_publish(tenancy_id=tenancy_id, resource=name, object_id=pk, created=created)
+        lambda: resource_changed_publish(tenancy_id=tenancy_id, resource=name, object_id=object_id, created=created)
     )
+
+
+def _start(
+    obj: Machine | ExternalIp | Volume, *, kind: str, task: str, user: User, params: dict[str, Any] | None = None
+) -> Job:
+    """The job that changes `obj`, and the row's task saying so (the caller has checked its state)."""
+    job = job_create(kind=kind, tenancy=obj.tenancy, target=obj, requested_by=user, params=params)
+    task_set(obj, task)
+    return job
 
 
 # --- the catalogue ---------------------------------------------------------------------
@@ -281,11 +291,7 @@ def machine_action(*, machine: Machine, user: User, action: str) -> Job:
             + " or ".join(sorted(s.lower() for s in allowed))
             + "."
         )
-    job = job_create(kind=f"machines.{action}", tenancy=machine.tenancy, target=machine, requested_by=user)
-    machine.task = ACTIONS[action]["task"]
-    machine.save(update_fields=["task", "updated_at"])
-    changed(machine)
-    return job
+    return _start(machine, kind=f"machines.{action}", task=ACTIONS[action]["task"], user=user)
 
 
 @transaction.atomic
@@ -294,11 +300,7 @@ def machine_delete(*, machine: Machine, user: User) -> Job:
     _refuse_busy(machine)
     if machine.cloud_id and machine.status not in DELETABLE:
         raise Conflict(f"{machine.name} is {machine.get_status_display().lower()}; delete it when that has finished.")
-    job = job_create(kind="machines.delete", tenancy=machine.tenancy, target=machine, requested_by=user)
-    machine.task = "deleting"
-    machine.save(update_fields=["task", "updated_at"])
-    changed(machine)
-    return job
+    return _start(machine, kind="machines.delete", task="deleting", user=user)
 
 
 def _capable(tenancy: Tenancy, what: str, label: str, user: User) -> None:
@@ -332,9 +334,7 @@ def machine_ip_new(*, machine: Machine, user: User) -> Job:
     if machine.external_ip:
         raise Conflict(f"{machine.name} already has the external IP {machine.external_ip}.")
     quota_check(user=user, tenancy=machine.tenancy, wanted={"external_ips": 1})
-    job = job_create(kind="machines.ip_new", tenancy=machine.tenancy, target=machine, requested_by=user)
-    task_set(machine, "attaching an IP")
-    return job
+    return _start(machine, kind="machines.ip_new", task="attaching an IP", user=user)
 
 
 @transaction.atomic
@@ -350,13 +350,7 @@ def external_ip_attach(*, ip: ExternalIp, machine: Machine, user: User) -> Job:
         raise Conflict(f"{machine.name} is {machine.status_label.lower()}; attach an IP when it is active or stopped.")
     if machine.external_ip:
         raise Conflict(f"{machine.name} already has the external IP {machine.external_ip}.")
-    job = job_create(
-        kind="machines.ip_attach", tenancy=ip.tenancy, target=ip, requested_by=user, params={"machine": machine.pk}
-    )
-    ip.task = "attaching"
-    ip.save(update_fields=["task", "updated_at"])
-    changed(ip)
-    return job
+    return _start(ip, kind="machines.ip_attach", task="attaching", user=user, params={"machine": machine.pk})
 
 
 @transaction.atomic
@@ -366,11 +360,7 @@ def external_ip_detach(*, ip: ExternalIp, user: User) -> Job:
         raise Conflict(f"The external IP {ip} is busy ({ip.task}); try again when it is ready.")
     if not ip.machine_id:
         raise Conflict(f"The external IP {ip} is not attached to a machine.")
-    job = job_create(kind="machines.ip_detach", tenancy=ip.tenancy, target=ip, requested_by=user)
-    ip.task = "detaching"
-    ip.save(update_fields=["task", "updated_at"])
-    changed(ip)
-    return job
+    return _start(ip, kind="machines.ip_detach", task="detaching", user=user)
 
 
 @transaction.atomic
@@ -380,11 +370,7 @@ def external_ip_release(*, ip: ExternalIp, user: User) -> Job:
         raise Conflict(f"The external IP {ip} is busy ({ip.task}); try again when it is ready.")
     if ip.machine_id:
         raise Conflict(f"The external IP {ip} is attached to {ip.machine}; detach it first.")
-    job = job_create(kind="machines.ip_release", tenancy=ip.tenancy, target=ip, requested_by=user)
-    ip.task = "releasing"
-    ip.save(update_fields=["task", "updated_at"])
-    changed(ip)
-    return job
+    return _start(ip, kind="machines.ip_release", task="releasing", user=user)
 
 
 # --- volumes ------------------------------------------------------------------------------------
@@ -423,17 +409,7 @@ def volume_attach(*, volume: Volume, machine: Machine, user: User) -> Job:
         raise Conflict(
             f"{machine.name} is {machine.status_label.lower()}; attach volumes when it is active or stopped."
         )
-    job = job_create(
-        kind="machines.volume_attach",
-        tenancy=volume.tenancy,
-        target=volume,
-        requested_by=user,
-        params={"machine": machine.pk},
-    )
-    volume.task = "attaching"
-    volume.save(update_fields=["task", "updated_at"])
-    changed(volume)
-    return job
+    return _start(volume, kind="machines.volume_attach", task="attaching", user=user, params={"machine": machine.pk})
 
 
 @transaction.atomic
@@ -441,11 +417,7 @@ def volume_detach(*, volume: Volume, user: User) -> Job:
     volume = Volume.objects.select_for_update().get(pk=volume.pk)
     if volume.task or volume.status != dto.VolumeStatus.IN_USE:
         raise Conflict(f"The volume {volume.name} is {volume.status_label.lower()}; only one in use can be detached.")
-    job = job_create(kind="machines.volume_detach", tenancy=volume.tenancy, target=volume, requested_by=user)
-    volume.task = "detaching"
-    volume.save(update_fields=["task", "updated_at"])
-    changed(volume)
-    return job
+    return _start(volume, kind="machines.volume_detach", task="detaching", user=user)
 
 
 @transaction.atomic
@@ -455,11 +427,7 @@ def volume_delete(*, volume: Volume, user: User) -> Job:
         raise Conflict(f"The volume {volume.name} is {volume.task}; try again when that has finished.")
     if volume.machine_id or volume.status == dto.VolumeStatus.IN_USE:
         raise Conflict(f"The volume {volume.name} is attached to {volume.machine}; detach it first.")
-    job = job_create(kind="machines.volume_delete", tenancy=volume.tenancy, target=volume, requested_by=user)
-    volume.task = "deleting"
-    volume.save(update_fields=["task", "updated_at"])
-    changed(volume)
-    return job
+    return _start(volume, kind="machines.volume_delete", task="deleting", user=user)
 
 
 # --- observed state (jobs and the sync) ---------------------------------------------------------
@@ -482,6 +450,13 @@ def machine_observe(*, machine: Machine, seen: dto.Machine, task: str | None = N
     machine.save(update_fields=fields)
     changed(machine)
     return machine
+
+
+def row_delete(obj: Machine | ExternalIp | Volume) -> None:
+    """Drop the row (the cloud no longer has it) and tell open pages it is gone."""
+    pk = obj.pk
+    obj.delete()
+    changed(obj, pk=pk)
 
 
 def task_set(obj: Machine | ExternalIp | Volume, task: str) -> None:

@@ -20,6 +20,7 @@ from apps.clouds import dto
 from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.middleware import same_site
 
 from . import selectors, services
 from .filtersets import MachineFilterSet
@@ -164,25 +165,21 @@ def machine_detail(request: HttpRequest, tenancy_id: int, machine_id: int) -> Ht
 def machine_detail_context(machine: Machine, user: User | None = None) -> dict[str, Any]:
     tenancy = machine.tenancy
     capabilities = selectors.catalogue_get(tenancy=tenancy, user=user).capabilities
-    tenancy_ips = ExternalIp.objects.filter(tenancy=tenancy)
-    tenancy_volumes = Volume.objects.filter(tenancy=tenancy)
     return {
         "tenancy": tenancy,
         "machine": machine,
         "actions": services.machine_actions(machine),
         "capabilities": capabilities,
-        "ips": tenancy_ips.filter(machine=machine),
-        "volumes": tenancy_volumes.filter(machine=machine),
-        "ip_form": ExternalIpAttachForm(free_ips=tenancy_ips.filter(machine__isnull=True, task="").exclude(cloud_id=""))
+        "ips": machine.ips.all(),
+        "volumes": machine.volumes.all(),
+        "ip_form": ExternalIpAttachForm(free_ips=selectors.external_ips_free(tenancy=tenancy))
         if capabilities.get("external_ips")
         else None,
-        "volume_form": VolumeAttachForm(
-            free_volumes=tenancy_volumes.filter(machine__isnull=True, task="", status=dto.VolumeStatus.AVAILABLE)
-        )
+        "volume_form": VolumeAttachForm(free_volumes=selectors.volumes_free(tenancy=tenancy))
         if capabilities.get("volumes")
         else None,
         "jobs": selectors.machine_jobs(machine=machine)[:20],
-        "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in {"ACTIVE", "STOPPED"},
+        "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in selectors.ATTACHABLE,
     }
 
 
@@ -247,8 +244,7 @@ def machine_console(request: HttpRequest, tenancy_id: int, machine_id: int) -> H
 def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     user = signed_in_user(request)
     machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
-    free = ExternalIp.objects.filter(tenancy=machine.tenancy, machine__isnull=True, task="").exclude(cloud_id="")
-    form = ExternalIpAttachForm(request.POST, free_ips=free)
+    form = ExternalIpAttachForm(request.POST, free_ips=selectors.external_ips_free(tenancy=machine.tenancy))
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's free external IPs.")
     ip = form.cleaned_data["ip"]
@@ -266,8 +262,7 @@ def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) ->
 def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     user = signed_in_user(request)
     machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
-    free = Volume.objects.filter(tenancy=machine.tenancy, machine__isnull=True)
-    form = VolumeAttachForm(request.POST, free_volumes=free)
+    form = VolumeAttachForm(request.POST, free_volumes=selectors.volumes_free(tenancy=machine.tenancy))
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's available volumes.")
     volume = form.cleaned_data["volume"]
@@ -278,12 +273,7 @@ def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
     """Back to the page the form was on (a machine's page or a list), never off-site."""
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
-        return redirect(target)
-    return redirect(default)
+    return redirect(same_site(request, request.POST.get("next", ""), default))
 
 
 # --- external IPs ---------------------------------------------------------------------------------------
@@ -293,7 +283,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, ips = selectors.external_ip_list(user=request.user, tenancy_id=tenancy_id)
     capabilities = selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request)).capabilities
-    machines = Machine.objects.filter(tenancy=tenancy, status__in=["ACTIVE", "STOPPED"], task="").exclude(cloud_id="")
+    machines = selectors.machines_attachable(tenancy=tenancy)
     return render(
         request,
         "machines/external_ips.html",
@@ -372,7 +362,7 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Creating the volume {volume.name}.")
             return redirect("machines:volumes", tenancy_id=tenancy_id)
-    machines = Machine.objects.filter(tenancy=tenancy, status__in=["ACTIVE", "STOPPED"], task="").exclude(cloud_id="")
+    machines = selectors.machines_attachable(tenancy=tenancy)
     return render(
         request,
         "machines/volumes.html",

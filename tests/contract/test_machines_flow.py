@@ -8,7 +8,6 @@ sync adopting a server made outside Atrium."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 
 from apps.clouds import dto
 from apps.jobs.models import Job
@@ -19,15 +18,7 @@ from apps.machines.models import ExternalIp, Machine
 from apps.machines.selectors import catalogue_get
 from tests.contract.conftest import CloudUnderTest
 from tests.factories import UserFactory
-
-
-def run(target: Machine | ExternalIp) -> Job:
-    job = Job.objects.filter(target_type=ContentType.objects.get_for_model(target), target_id=str(target.pk)).latest(
-        "pk"
-    )
-    job_run(job.pk)
-    job.refresh_from_db()
-    return job
+from tests.unit.machines.test_services import run_latest
 
 
 @pytest.fixture
@@ -47,7 +38,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
     machine = services.machine_create(
         tenancy=tenancy, user=scientist, name="flow-vm", image_id=cut.image_id, size_id=cut.size_id
     )
-    job = run(machine)
+    job = run_latest(machine)
     machine.refresh_from_db()
     if machine.cloud_id:
         cut.cleanups.append(lambda: cut._delete_quietly(machine.cloud_id))
@@ -57,7 +48,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
 
     for action, status in [("stop", "STOPPED"), ("start", "ACTIVE"), ("restart", "ACTIVE")]:
         services.machine_action(machine=machine, user=scientist, action=action)
-        job = run(machine)
+        job = run_latest(machine)
         machine.refresh_from_db()
         assert job.state == Job.State.SUCCEEDED, f"{action}: {job.error}"
         assert (machine.status, machine.task) == (status, ""), action
@@ -66,7 +57,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
     address = None
     if catalogue.capabilities["external_ips"]:
         services.machine_ip_new(machine=machine, user=scientist)
-        job = run(machine)
+        job = run_latest(machine)
         assert job.state == Job.State.SUCCEEDED, job.error
         machine.refresh_from_db()
         ip = ExternalIp.objects.get(tenancy=tenancy, machine=machine)
@@ -79,7 +70,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
 
     cloud_id = machine.cloud_id
     services.machine_delete(machine=machine, user=scientist)
-    job = run(machine)
+    job = run_latest(machine)
     assert job.state == Job.State.SUCCEEDED, job.error
     assert not Machine.objects.filter(pk=machine.pk).exists()
     assert cloud_id not in {m.id for m in cut.driver.machines()}
