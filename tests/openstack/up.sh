@@ -4,7 +4,10 @@
 #  - the rig's RabbitMQ gets a config file of its own (this machine's /etc/rabbitmq/rabbitmq.conf pins 5672);
 #  - Keystone allows trusts for application-credential tokens, which Blazar needs to create a lease when
 #    Atrium authenticates with a project's application credential (as it does in production);
-#  - state defaults to /tmp/atrium-osrig, so it never collides with a rig started from the reference.
+#  - state defaults to /tmp/atrium-osrig, so it never collides with a rig started from the reference;
+#  - Keystone runs 4 single-threaded processes instead of 1 process of 4 threads (see start_uwsgi keystone);
+#  - Blazar also runs its instance-reservation plugin (virtual.instance.plugin), so both kinds of lease
+#    (whole hosts and instances of a size) are proven.
 # Mini OpenStack (2026.2: keystone 30, placement 16, glance 33, neutron 29, nova 34 fake driver, blazar 18)
 # on one machine, everything on 127.0.0.1, all state under $OSRIG_DIR (default /tmp/osrig). Idempotent: re-run to (re)start.
 # Usage: [OSRIG_DIR=DIR] bash up.sh      (stop with down.sh; wipe with down.sh --purge)
@@ -40,7 +43,7 @@ start_bg() { local name=$1; shift
   echo $! > "$RUN/$name.pid"; log "started $name pid $!"; }
 start_uwsgi() { local name=$1 port=$2 module=$3; shift 3
   start_bg "$name" env "$@" $V/bin/uwsgi --http-socket $H:$port --module "$module" \
-    --master --processes 1 --threads 4 --lazy-apps --enable-threads --die-on-term --need-app \
+    --master --processes "${PROCS:-1}" --threads "${THREADS:-4}" --lazy-apps --enable-threads --die-on-term --need-app \
     --buffer-size 65535 --http-chunked-input --http-auto-chunked --http-raw-body \
     --chunked-input-limit 4096000 --add-header "Connection: close" --procname-prefix "$name "; }
 authtoken() { cat <<EOT
@@ -511,7 +514,7 @@ os_admin_user_domain_name = Default
 os_admin_project_domain_name = Default
 os_region_name = RegionOne
 [manager]
-plugins = physical.host.plugin
+plugins = physical.host.plugin,virtual.instance.plugin
 [database]
 connection = $MY_URL/blazar?charset=utf8
 [oslo_concurrency]
@@ -588,7 +591,10 @@ def application(environ, start_response):
         environ.pop('HTTP_AUTHORIZATION', None)
     return keystone_app(environ, start_response)
 EOF
-start_uwsgi keystone 5000 oidc_shim:application OS_KEYSTONE_CONFIG_DIR=$ETC/keystone PYTHONPATH=$R
+# Keystone runs one request per process: with several threads in one process, concurrent requests
+# (services validating tokens while a test makes an application credential) now and then saw each
+# other's auth context: "Could not find role assignment with role: <service>" for the demo user.
+PROCS=4 THREADS=1 start_uwsgi keystone 5000 oidc_shim:application OS_KEYSTONE_CONFIG_DIR=$ETC/keystone PYTHONPATH=$R
 # schema syncs for the other services run while keystone starts
 step "placement db sync" $V/bin/placement-manage --config-file $ETC/placement/placement.conf db sync
 step "glance db_sync" $V/bin/glance-manage --config-file $ETC/glance/glance-api.conf db_sync
@@ -596,7 +602,9 @@ step "neutron db upgrade" $V/bin/neutron-db-manage --config-file $ETC/neutron/ne
   --config-file $ETC/neutron/plugins/ml2/ml2_conf.ini upgrade heads
 step "nova api_db sync" $NM api_db sync
 step "nova map_cell0" $NM cell_v2 map_cell0 --database_connection $PG_URL/nova_cell0
-$NM cell_v2 list_cells 2>/dev/null | grep -q ' cell1 ' || step "nova create_cell" $NM cell_v2 create_cell --name cell1
+# Not `grep -q`: it stops reading at the first match, nova-manage dies of SIGPIPE, pipefail makes the
+# test false, and a restart with kept state tried to create cell1 again ("already exists").
+$NM cell_v2 list_cells 2>/dev/null | grep ' cell1 ' >/dev/null || step "nova create_cell" $NM cell_v2 create_cell --name cell1
 step "nova db sync" $NM db sync
 step "blazar db upgrade" $V/bin/blazar-db-manage --config-file $ETC/blazar/blazar.conf upgrade head
 wait_http http://$H:5000/v3 120
