@@ -83,6 +83,17 @@ class ReservationKind(StrEnum):
     INSTANCE = "instance"
 
 
+class FirewallProtocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    ICMP = "icmp"
+    ANY = "any"
+
+    @property
+    def has_ports(self) -> bool:
+        return self in (FirewallProtocol.TCP, FirewallProtocol.UDP)
+
+
 class ConsoleKind(StrEnum):
     NOVNC = "novnc"
     SERIAL = "serial"
@@ -137,6 +148,19 @@ class Machine:
     lease_id: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     extra: Extra = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """One way in to a machine: traffic of `protocol` (to ports `port_min`..`port_max`
+    for TCP and UDP) from addresses in `remote_cidr`. A machine's firewall lets
+    everything out and, in, only what a rule allows."""
+
+    id: str
+    protocol: FirewallProtocol
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_cidr: str = "0.0.0.0/0"
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,23 @@ class LocalMachine(models.Model):
         return self.name
 
 
+class LocalFirewallRule(models.Model):
+    """An inbound rule of a machine's own firewall (a security group on OpenStack)."""
+
+    machine = models.ForeignKey(LocalMachine, on_delete=models.CASCADE, related_name="firewall_rules")
+    uid = models.CharField(max_length=36, default=_uid, unique=True)
+    protocol = models.CharField(max_length=10)
+    port_min = models.PositiveIntegerField(null=True, blank=True)
+    port_max = models.PositiveIntegerField(null=True, blank=True)
+    remote_cidr = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.port_min or ''}-{self.port_max or ''} from {self.remote_cidr}"
+
+
 class LocalExternalIp(models.Model):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_external_ips")
     project_id = models.CharField(max_length=255)

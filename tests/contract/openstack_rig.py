@@ -24,7 +24,8 @@ from tests.contract.conftest import CloudUnderTest
 from tests.factories import CloudFactory, TenancyFactory
 
 
-def _password_connection(config: dict[str, Any]) -> sdk.Connection:
+def password_connection(config: dict[str, Any]) -> sdk.Connection:
+    """A connection as the user of a clouds.yaml entry (`auth` with username and password)."""
     auth = dict(config["auth"])
     auth_url = auth.pop("auth_url")
     return sdk.connect(
@@ -39,7 +40,7 @@ def openstack_cloud_under_test(clouds_yaml: str) -> CloudUnderTest:
     clouds = yaml.safe_load(Path(clouds_yaml).read_text())["clouds"]
     member = clouds[os.environ.get("ATRIUM_TEST_OPENSTACK_CLOUD", "demo")]
     admin = clouds[os.environ.get("ATRIUM_TEST_OPENSTACK_ADMIN_CLOUD", "admin")]
-    setup = _password_connection(member)
+    setup = password_connection(member)
     project_id = str(setup.current_project_id)
     user_id = str(setup.current_user_id)
     identity: Any = setup.identity  # typed as v2 | v3; clouds here speak v3
@@ -71,7 +72,7 @@ def openstack_cloud_under_test(clouds_yaml: str) -> CloudUnderTest:
     fitting = [s for s in driver.sizes() if s.disk_gb >= image.min_disk_gb and s.ram_mb >= image.min_ram_mb]
     size = min(fitting, key=lambda s: (s.cpus, s.ram_mb, s.disk_gb))
 
-    admin_conn = _password_connection(admin)
+    admin_conn = password_connection(admin)
     original = admin_conn.compute.get_quota_set(project_id).instances
 
     def set_machine_quota(count: int) -> None:

@@ -85,6 +85,60 @@ def test_machine_lifecycle(cut: CloudUnderTest):
     assert machine.id not in {m.id for m in cut.driver.machines()}
 
 
+def test_each_machine_has_a_firewall_of_its_own(cut: CloudUnderTest):
+    if not cut.driver.capabilities().firewall:
+        with pytest.raises(errors.Unsupported):
+            cut.driver.machine_firewall(machine_id="any")
+        pytest.skip("this cloud offers no machine firewalls (checked that asking raises Unsupported)")
+    web = cut.boot("contract-fw-web")
+    other = cut.boot("contract-fw-other")
+    cut.wait_status(web.id, S.ACTIVE)
+    P = dto.FirewallProtocol
+    opened = {
+        (r.protocol, r.port_min, r.port_max, r.remote_cidr) for r in cut.driver.machine_firewall(machine_id=web.id)
+    }
+    assert (P.TCP, 22, 22, "0.0.0.0/0") in opened  # SSH from anywhere, to start with
+    assert (P.ICMP, None, None, "0.0.0.0/0") in opened
+
+    jupyter = cut.driver.machine_firewall_rule_add(
+        machine_id=web.id, protocol="tcp", port_min=8888, remote_cidr="192.0.2.7"
+    )
+    assert (jupyter.protocol, jupyter.port_min, jupyter.port_max, jupyter.remote_cidr) == (
+        P.TCP,
+        8888,
+        8888,
+        "192.0.2.7/32",
+    )
+    assert jupyter.id in {r.id for r in cut.driver.machine_firewall(machine_id=web.id)}
+    assert jupyter.id not in {r.id for r in cut.driver.machine_firewall(machine_id=other.id)}
+    cut.wait_status(other.id, S.ACTIVE)
+    # All at once, as the sync reads them: the same rules, each machine its own.
+    every = cut.driver.machine_firewalls(machine_ids=[web.id, other.id, "no-such-machine"])
+    assert set(every) == {web.id, other.id}
+    for machine in (web, other):
+        assert sorted(r.id for r in every[machine.id] or []) == sorted(
+            r.id for r in cut.driver.machine_firewall(machine_id=machine.id)
+        )
+    with pytest.raises(errors.InvalidOperation):
+        cut.driver.machine_firewall_rule_add(machine_id=web.id, protocol="tcp", port_min=8888, remote_cidr="192.0.2.7")
+    with pytest.raises(errors.BadInput) as caught:
+        cut.driver.machine_firewall_rule_add(
+            machine_id=web.id, protocol="tcp", port_min=9000, port_max=8000, remote_cidr="nowhere"
+        )
+    assert set(caught.value.fields) == {"port_max", "remote_cidr"}
+    with pytest.raises(errors.NotFound):  # another machine's rule is not this one's to remove
+        cut.driver.machine_firewall_rule_remove(machine_id=other.id, rule_id=jupyter.id)
+
+    cut.driver.machine_firewall_rule_remove(machine_id=web.id, rule_id=jupyter.id)
+    assert jupyter.id not in {r.id for r in cut.driver.machine_firewall(machine_id=web.id)}
+    with pytest.raises(errors.NotFound):
+        cut.driver.machine_firewall_rule_remove(machine_id=web.id, rule_id=jupyter.id)
+    cut.driver.machine_delete(machine_id=web.id)
+    cut.wait_gone(web.id)
+    with pytest.raises(errors.NotFound):
+        cut.driver.machine_firewall(machine_id=web.id)
+
+
 def test_console_log(cut: CloudUnderTest):
     if not cut.driver.capabilities().console_log:
         with pytest.raises(errors.Unsupported):
@@ -198,6 +252,36 @@ def test_leases(cut: CloudUnderTest):
     cut.driver.lease_delete(lease_id=lease.id)
     cut.cleanups.pop()
     cut.wait_for("lease gone", lambda: lease.id not in {existing.id for existing in cut.driver.leases()})
+
+
+def test_a_machine_boots_into_an_instance_reservation_of_its_size(cut: CloudUnderTest):
+    if not cut.driver.capabilities().leases:
+        pytest.skip("this driver does not offer reservations")
+    now = timezone.now()
+    lease = cut.driver.lease_create(
+        name="contract-instances",
+        start=now,
+        end=now + timedelta(hours=2),
+        reservations=[dto.ReservationRequest(kind=dto.ReservationKind.INSTANCE, count=1, size_id=cut.size_id)],
+    )
+    cut.cleanups.append(lambda: _delete_lease(cut, lease.id))
+    assert lease.reservations[0].kind == dto.ReservationKind.INSTANCE
+    assert lease.reservations[0].count == 1
+    cut.wait_for("lease active", lambda: cut.driver.lease_get(lease_id=lease.id).status == dto.LeaseStatus.ACTIVE)
+    sizes = cut.driver.sizes()
+    reserved = next(s for s in sizes if s.id == cut.size_id)
+    other_size = next(
+        s for s in sizes if (s.cpus, s.ram_mb, s.disk_gb) != (reserved.cpus, reserved.ram_mb, reserved.disk_gb)
+    )
+    with pytest.raises(errors.BadInput):  # the lease holds room for one size only
+        cut.driver.machine_create(
+            name="contract-wrong-size", image_id=cut.image_id, size_id=other_size.id, lease_id=lease.id
+        )
+    machine = cut.driver.machine_create(
+        name="contract-reserved", image_id=cut.image_id, size_id=cut.size_id, lease_id=lease.id
+    )
+    cut.cleanups.append(lambda: cut._delete_quietly(machine.id))
+    cut.wait_status(machine.id, S.ACTIVE)
 
 
 def _delete_lease(cut: CloudUnderTest, lease_id: str) -> None:

@@ -65,9 +65,10 @@ def _mint(secret: str, *, login: str, lifetime: int = 900) -> str:
 
 
 def _admin() -> sdk.Connection:
+    from tests.contract.openstack_rig import password_connection
+
     clouds = yaml.safe_load(Path(CLOUDS_YAML).read_text())["clouds"]
-    auth = dict(clouds[os.environ.get("ATRIUM_TEST_OPENSTACK_ADMIN_CLOUD", "admin")]["auth"])
-    return sdk.connect(auth_url=auth.pop("auth_url"), project_id="", credentials=auth, options={})
+    return password_connection(clouds[os.environ.get("ATRIUM_TEST_OPENSTACK_ADMIN_CLOUD", "admin")])
 
 
 @pytest.fixture

@@ -24,7 +24,14 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .. import dto
-from ..base import Capabilities, CloudDriver, machine_name_clean, require_aware
+from ..base import (
+    FIREWALL_DEFAULT_RULES,
+    Capabilities,
+    CloudDriver,
+    firewall_rule_clean,
+    machine_name_clean,
+    require_aware,
+)
 from ..errors import BadInput, InvalidOperation, NotFound, QuotaExceeded
 from ..models import (
     LocalAllocation,
@@ -32,6 +39,7 @@ from ..models import (
     LocalClusterTemplate,
     LocalExternalIp,
     LocalFault,
+    LocalFirewallRule,
     LocalHost,
     LocalImage,
     LocalKeyPair,
@@ -152,6 +160,7 @@ class LocalDriver(CloudDriver):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             external_ips=True,
+            firewall=True,
             volumes=True,
             keypairs=True,
             console_log=True,
@@ -308,6 +317,10 @@ class LocalDriver(CloudDriver):
                 user_data=user_data or "",
                 metadata=dict(metadata or {}),
             )
+            LocalFirewallRule.objects.bulk_create(
+                LocalFirewallRule(machine=machine, protocol=p, port_min=lo, port_max=hi, remote_cidr=cidr)
+                for p, lo, hi, cidr in FIREWALL_DEFAULT_RULES
+            )
         return _machine(machine)
 
     def _place(self, size: LocalSize, lease: LocalLease | None) -> LocalHost | None:
@@ -381,6 +394,49 @@ class LocalDriver(CloudDriver):
         if lines is not None:
             text = text[-lines:] if lines > 0 else []
         return "\n".join(text) + ("\n" if text else "")
+
+    # A machine's own firewall -------------------------------------------------------------
+
+    @operation
+    def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
+        return [_firewall_rule(rule) for rule in self._machine(machine_id).firewall_rules.all()]
+
+    @operation
+    def machine_firewalls(self, *, machine_ids: Sequence[str]) -> dict[str, list[dto.FirewallRule] | None]:
+        found: dict[str, list[dto.FirewallRule]] = {
+            uid: [] for uid in self._machines().filter(uid__in=machine_ids).values_list("uid", flat=True)
+        }
+        for rule in LocalFirewallRule.objects.filter(machine__uid__in=found).select_related("machine"):
+            found[rule.machine.uid].append(_firewall_rule(rule))
+        return dict(found)
+
+    @operation
+    def machine_firewall_rule_add(
+        self,
+        *,
+        machine_id: str,
+        protocol: str,
+        port_min: int | None = None,
+        port_max: int | None = None,
+        remote_cidr: str | None = None,
+    ) -> dto.FirewallRule:
+        kind, port_min, port_max, cidr = firewall_rule_clean(
+            protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+        )
+        with transaction.atomic():
+            machine = self._machine(machine_id, lock=True)
+            rule, made = LocalFirewallRule.objects.get_or_create(
+                machine=machine, protocol=kind, port_min=port_min, port_max=port_max, remote_cidr=cidr
+            )
+        if not made:
+            raise InvalidOperation(f"The machine {machine.name} already lets that in.")
+        return _firewall_rule(rule)
+
+    @operation
+    def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:
+        deleted, _ = LocalFirewallRule.objects.filter(machine=self._machine(machine_id), uid=rule_id).delete()
+        if not deleted:
+            raise NotFound(f"The machine has no firewall rule {rule_id}.")
 
     # Key pairs ---------------------------------------------------------------------------
 
@@ -1011,6 +1067,16 @@ def _machine(machine: LocalMachine) -> dto.Machine:
         lease_id=machine.lease.uid if machine.lease else None,
         metadata=dict(machine.metadata),
         extra={"host": machine.host.name if machine.host else None},
+    )
+
+
+def _firewall_rule(rule: LocalFirewallRule) -> dto.FirewallRule:
+    return dto.FirewallRule(
+        id=rule.uid,
+        protocol=dto.FirewallProtocol(rule.protocol),
+        port_min=rule.port_min,
+        port_max=rule.port_max,
+        remote_cidr=rule.remote_cidr,
     )
 
 

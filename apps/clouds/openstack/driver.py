@@ -22,7 +22,9 @@ tenancy's project. Without a user or a usable token it raises Authentication.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,11 +33,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from .. import dto
-from ..base import Capabilities, CloudDriver, machine_name_clean, require_aware
-from ..errors import Authentication, BadInput, CloudError, Communication, InvalidOperation, NotFound
+from ..base import (
+    FIREWALL_DEFAULT_RULES,
+    Capabilities,
+    CloudDriver,
+    firewall_rule_clean,
+    machine_name_clean,
+    require_aware,
+)
+from ..errors import Authentication, BadInput, CloudError, Communication, InvalidOperation, NotFound, Unsupported
 from ..registry import cloud_acts_as_user
 from . import sdk
 from .sdk import ksa_errors, translate_errors
@@ -75,6 +85,14 @@ _VOLUME_STATUS = {
 }
 _IMAGE_STATUS = {"active": dto.ImageStatus.ACTIVE, "queued": dto.ImageStatus.QUEUED, "killed": dto.ImageStatus.ERROR}
 _BLAZAR_TIME = "%Y-%m-%d %H:%M"
+#: Marks the security groups that are one machine's own firewall (Atrium made them; it removes them).
+_FIREWALL_MARK = "Atrium: one machine's own firewall, removed with it."
+#: The server metadata key naming the machine's own security group.
+_FIREWALL_METADATA = "atrium_firewall"
+#: How long deleting a machine waits for Nova to let go of its firewall before leaving it to a later sweep.
+_FIREWALL_RELEASE_SECONDS = 60.0
+#: A firewall no port uses is swept only when older than this (younger ones may be a boot in progress).
+_FIREWALL_SWEEP_AGE = timedelta(hours=1)
 
 
 class OpenStackDriver(CloudDriver):
@@ -173,6 +191,7 @@ class OpenStackDriver(CloudDriver):
         services = self._services
         return Capabilities(
             external_ips="network" in services,
+            firewall="network" in services,
             volumes=bool({"block-storage", "volumev3", "volume"} & services),
             keypairs=True,
             console_log=True,
@@ -194,7 +213,12 @@ class OpenStackDriver(CloudDriver):
 
     @translate_errors
     def sizes(self) -> list[dto.Size]:
-        return [_size(flavor) for flavor in self._conn.compute.flavors(details=True)]
+        # Blazar's flavors for instance reservations are booted into through the lease, not picked.
+        return [
+            _size(flavor)
+            for flavor in self._conn.compute.flavors(details=True)
+            if "aggregate_instance_extra_specs:reservation" not in (flavor.extra_specs or {})
+        ]
 
     @translate_errors
     def size_get(self, *, size_id: str) -> dto.Size:
@@ -213,10 +237,30 @@ class OpenStackDriver(CloudDriver):
     def tenant_network(self) -> dto.Network:
         """The project's network (the first it owns that is not external); made, with a
         subnet and a router to the external network, when it has none, as Azimuth does."""
+        own = self._own_network()
+        if own is not None:
+            return own
+        from apps.tenancies.models import Tenancy
+
+        # The first machines of a new project are often asked for together: one job
+        # makes the network while the others wait on the tenancy's row, then find it.
+        with transaction.atomic():
+            Tenancy.objects.select_for_update().filter(pk=self.tenancy.pk).first()
+            return self._own_network() or self._network_create()
+
+    def _own_network(self) -> dto.Network | None:
+        """The project's first network with an IPv4 subnet (one without is no use to a machine,
+        and may be one that another job is still setting up)."""
+        for network in self._conn.network.networks(project_id=self._project):
+            if network.is_router_external:
+                continue
+            subnets = list(self._conn.network.subnets(network_id=network.id, ip_version=4))
+            if subnets:
+                return _network(network, subnets[0].cidr)
+        return None
+
+    def _network_create(self) -> dto.Network:
         net = self._conn.network
-        for network in net.networks(project_id=self._project):
-            if not network.is_router_external:
-                return self._with_cidr(network)
         external = self._external_network()
         options = self.cloud.options or {}
         name = str(options.get("network_name", "atrium-internal"))
@@ -230,10 +274,6 @@ class OpenStackDriver(CloudDriver):
         router = net.create_router(name=f"{name}-router", external_gateway_info={"network_id": external.id})
         net.add_interface_to_router(router, subnet=subnet.id)
         return _network(network, subnet.cidr)
-
-    def _with_cidr(self, network: Any) -> dto.Network:
-        subnets = list(self._conn.network.subnets(network_id=network.id, ip_version=4))
-        return _network(network, subnets[0].cidr if subnets else "")
 
     def _external_network(self) -> Any:
         for network in self._conn.network.networks(is_router_external=True):
@@ -253,6 +293,8 @@ class OpenStackDriver(CloudDriver):
             network = self._conn.network.get_quota(self._project, details=True)
             floating = network.floating_ips or {}
             quotas.append(_quota("external_ips", "external IPs", floating.get("limit"), floating.get("used", 0)))
+            groups = network.security_groups or {}
+            quotas.append(_quota("firewalls", "machine firewalls", groups.get("limit"), groups.get("used", 0)))
         if self.capabilities().volumes:
             volume = self._conn.block_storage.get_quota_set(self._project, usage=True)
             used = volume.usage or {}
@@ -306,15 +348,48 @@ class OpenStackDriver(CloudDriver):
             attrs["key_name"] = key_name
         if user_data:
             attrs["user_data"] = base64.b64encode(user_data.encode()).decode()
-        if metadata:
-            attrs["metadata"] = dict(metadata)
         if lease_id:
             lease = self.lease_get(lease_id=lease_id)
             if lease.status != dto.LeaseStatus.ACTIVE:
                 raise InvalidOperation(f"The lease {lease.name} is not active now, so nothing can start in it.")
-            attrs["scheduler_hints"] = {"reservation": lease.reservations[0].id}
-        server = self._conn.compute.create_server(**attrs)
+            attrs.update(self._into_reservation(lease, size_id))
+        group = self._firewall_create(name) if self.capabilities().firewall else None
+        if group is not None:
+            # Its own group for what may come in, and the project's default group so the
+            # tenancy's machines still reach each other.
+            attrs["security_groups"] = [{"name": group.id}, {"name": "default"}]
+            metadata = {**(metadata or {}), _FIREWALL_METADATA: group.id}
+        if metadata:
+            attrs["metadata"] = dict(metadata)
+        try:
+            server = self._conn.compute.create_server(**attrs)
+        except Exception:
+            if group is not None:
+                with contextlib.suppress(*sdk.CLIENT_ERRORS):
+                    self._conn.network.delete_security_group(group)
+            raise
         return self.machine_get(machine_id=server.id)
+
+    def _into_reservation(self, lease: dto.Lease, size_id: str) -> dict[str, Any]:
+        """What boots a server into the lease: Blazar's scheduler hint for reserved hosts; for
+        reserved instances, the flavor Blazar made for the reservation of this size."""
+        hosts = [r for r in lease.reservations if r.kind == dto.ReservationKind.HOST]
+        if hosts:
+            return {"scheduler_hints": {"reservation": hosts[0].id}}
+        size = self.size_get(size_id=size_id)
+        for reservation in lease.reservations:
+            extra = reservation.extra
+            if (extra.get("vcpus"), extra.get("memory_mb"), extra.get("disk_gb")) == (
+                size.cpus,
+                size.ram_mb,
+                size.disk_gb,
+            ):
+                group = extra.get("server_group_id")
+                return {"flavor_id": extra["flavor_id"], **({"scheduler_hints": {"group": group}} if group else {})}
+        raise BadInput(
+            f"The lease {lease.name} reserves no machines of size {size.name}.",
+            fields={"size_id": ["Not a size the lease reserves."]},
+        )
 
     def _server_action(self, machine_id: str, verb: str) -> None:
         server = self._conn.compute.get_server(machine_id)
@@ -342,7 +417,11 @@ class OpenStackDriver(CloudDriver):
 
     @translate_errors
     def machine_delete(self, *, machine_id: str) -> None:
-        self._conn.compute.delete_server(machine_id, ignore_missing=False)
+        server = self._conn.compute.get_server(machine_id)
+        self._conn.compute.delete_server(server, ignore_missing=False)
+        group_id = (server.metadata or {}).get(_FIREWALL_METADATA)
+        if group_id:
+            self._firewall_release(server.id, group_id)
 
     @translate_errors
     def machine_console_log(self, *, machine_id: str, lines: int | None = None) -> str:
@@ -359,6 +438,126 @@ class OpenStackDriver(CloudDriver):
         if not url:
             raise InvalidOperation("The cloud gave no console address for this machine.")
         return dto.ConsoleAccess(kind=dto.ConsoleKind.NOVNC, url=str(url))
+
+    # A machine's own firewall: one security group per machine ---------------------------
+
+    def _firewall_create(self, machine_name: str) -> Any:
+        net = self._conn.network
+        group = net.create_security_group(name=f"atrium-{machine_name}"[:255], description=_FIREWALL_MARK)
+        try:
+            for protocol, port_min, port_max, cidr in FIREWALL_DEFAULT_RULES:
+                self._firewall_rule_create(group.id, protocol, port_min, port_max, cidr)
+        except Exception:
+            with contextlib.suppress(*sdk.CLIENT_ERRORS):
+                net.delete_security_group(group)
+            raise
+        return group
+
+    def _firewall_rule_create(
+        self, group_id: str, protocol: dto.FirewallProtocol, port_min: int | None, port_max: int | None, cidr: str
+    ) -> Any:
+        ipv6 = ":" in cidr
+        neutron_protocol: str | None = protocol.value
+        if protocol == dto.FirewallProtocol.ANY:
+            neutron_protocol = None
+        elif protocol == dto.FirewallProtocol.ICMP and ipv6:
+            neutron_protocol = "ipv6-icmp"
+        return self._conn.network.create_security_group_rule(
+            security_group_id=group_id,
+            direction="ingress",
+            ethertype="IPv6" if ipv6 else "IPv4",
+            protocol=neutron_protocol,
+            port_range_min=port_min,
+            port_range_max=port_max,
+            remote_ip_prefix=cidr,
+        )
+
+    def _firewall_of(self, machine_id: str) -> str:
+        server = self._conn.compute.get_server(machine_id)
+        group_id = (server.metadata or {}).get(_FIREWALL_METADATA)
+        if not group_id:
+            raise InvalidOperation(
+                f"The machine {server.name} was not made by Atrium, so it has no firewall of its own here; "
+                "its security groups are managed in OpenStack."
+            )
+        return str(group_id)
+
+    def _firewall_rules(self, group_id: str) -> list[dto.FirewallRule]:
+        rules = self._conn.network.security_group_rules(security_group_id=group_id, direction="ingress")
+        return [_firewall_rule(rule) for rule in rules]
+
+    def _firewall_release(self, server_id: str, group_id: str) -> None:
+        """Delete a deleted machine's firewall once Nova has let go of it (bounded), then
+        any other old Atrium firewall left behind with no port using it."""
+        deadline = time.monotonic() + _FIREWALL_RELEASE_SECONDS
+        while self._conn.compute.find_server(server_id, ignore_missing=True) is not None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        net = self._conn.network
+        groups = list(net.security_groups(project_id=self._project, description=_FIREWALL_MARK))
+        in_use = {group for port in net.ports(project_id=self._project) for group in port.security_group_ids or []}
+        old = datetime.now(UTC) - _FIREWALL_SWEEP_AGE
+        for group in groups:
+            created = _when(group.created_at)
+            mine = group.id == group_id
+            if group.id in in_use or not (mine or (created is not None and created < old)):
+                continue
+            with contextlib.suppress(*sdk.CLIENT_ERRORS):
+                net.delete_security_group(group)
+
+    @translate_errors
+    def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
+        return self._firewall_rules(self._firewall_of(machine_id))
+
+    @translate_errors
+    def machine_firewalls(self, *, machine_ids: Sequence[str]) -> dict[str, list[dto.FirewallRule] | None]:
+        # Three calls whatever the number of machines: Atrium's groups, their rules, and the
+        # ports that say which server is in which group.
+        net = self._conn.network
+        groups = {g.id for g in net.security_groups(project_id=self._project, description=_FIREWALL_MARK)}
+        rules: dict[str, list[dto.FirewallRule]] = {group: [] for group in groups}
+        for rule in net.security_group_rules(project_id=self._project, direction="ingress"):
+            if rule.security_group_id in rules:
+                rules[rule.security_group_id].append(_firewall_rule(rule))
+        wanted = set(machine_ids)
+        found: dict[str, list[dto.FirewallRule] | None] = {}
+        for port in net.ports(project_id=self._project):
+            if port.device_id not in wanted or not str(port.device_owner or "").startswith("compute:"):
+                continue
+            own = [group for group in port.security_group_ids or [] if group in rules]
+            if own:
+                found[port.device_id] = rules[own[0]]
+            else:
+                found.setdefault(port.device_id, None)
+        return found
+
+    @translate_errors
+    def machine_firewall_rule_add(
+        self,
+        *,
+        machine_id: str,
+        protocol: str,
+        port_min: int | None = None,
+        port_max: int | None = None,
+        remote_cidr: str | None = None,
+    ) -> dto.FirewallRule:
+        kind, port_min, port_max, cidr = firewall_rule_clean(
+            protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+        )
+        group_id = self._firewall_of(machine_id)
+        wanted = (kind, port_min, port_max, cidr)
+        if any((r.protocol, r.port_min, r.port_max, r.remote_cidr) == wanted for r in self._firewall_rules(group_id)):
+            raise InvalidOperation("The machine's firewall already lets that in.")
+        return _firewall_rule(self._firewall_rule_create(group_id, kind, port_min, port_max, cidr))
+
+    @translate_errors
+    def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:
+        group_id = self._firewall_of(machine_id)
+        rule = self._conn.network.get_security_group_rule(rule_id)
+        if rule.security_group_id != group_id or rule.direction != "ingress":
+            raise NotFound(f"The machine has no firewall rule {rule_id}.")
+        self._conn.network.delete_security_group_rule(rule, ignore_missing=False)
 
     # Key pairs -------------------------------------------------------------------------
 
@@ -457,6 +656,8 @@ class OpenStackDriver(CloudDriver):
         self._conn.block_storage.delete_volume(volume_id, ignore_missing=False)
 
     # Kubernetes (Magnum) ----------------------------------------------------------------
+    # Follows Magnum's API reference (container-infra, API v1); tested against recorded
+    # responses (tests/contract/test_magnum_recorded.py) until a real Magnum runs here.
 
     @property
     def _magnum(self) -> Any:
@@ -481,7 +682,15 @@ class OpenStackDriver(CloudDriver):
 
     @translate_errors
     def clusters(self) -> list[dto.KubernetesCluster]:
-        return [_cluster(c) for c in self._magnum.clusters()]
+        # Magnum's list (GET /v1/clusters) is a summary without the Kubernetes version,
+        # the API address or the status reason; only a cluster's own page has them.
+        found = []
+        for summary in self._magnum.clusters():
+            try:
+                found.append(self.cluster_get(cluster_id=summary.id))
+            except NotFound:
+                continue  # deleted since the list was read
+        return found
 
     @translate_errors
     def cluster_get(self, *, cluster_id: str) -> dto.KubernetesCluster:
@@ -513,16 +722,40 @@ class OpenStackDriver(CloudDriver):
         cluster = self._magnum.create_cluster(**attrs)
         return self.cluster_get(cluster_id=cluster.id)
 
+    def _cluster_action(self, cluster_id: str, action: str, body: dict[str, Any], microversion: str) -> None:
+        """POST /v1/clusters/{id}/actions/{action} at the API microversion that has it.
+
+        Not openstacksdk's Cluster.resize/upgrade: they send no microversion, so Magnum
+        serves its base 1.1 and answers 406 (resize needs 1.7, upgrade 1.8), and they
+        then index the HTTP response as if it were the body. Magnum reads the header
+        only under the service name `container-infra`, whatever the catalogue says.
+        """
+        try:
+            self._magnum.post(
+                f"/clusters/{cluster_id}/actions/{action}",
+                json=body,
+                microversion=microversion,
+                microversion_service_type="container-infra",
+                raise_exc=True,
+            )
+        except ksa_errors.HttpError as exc:
+            if exc.http_status == 406:
+                raise Unsupported(
+                    f"{self.cloud.name}'s Kubernetes service (Magnum) is too old to {action} clusters "
+                    f"(that needs its API {microversion})."
+                ) from exc
+            raise
+
     @translate_errors
     def cluster_resize(self, *, cluster_id: str, worker_count: int) -> dto.KubernetesCluster:
         if worker_count < 1:
             raise BadInput("A cluster needs at least one worker node.", fields={"worker_count": ["At least 1."]})
-        self._magnum.get_cluster(cluster_id).resize(self._magnum, node_count=worker_count)
+        self._cluster_action(cluster_id, "resize", {"node_count": worker_count}, "1.7")
         return self.cluster_get(cluster_id=cluster_id)
 
     @translate_errors
     def cluster_upgrade(self, *, cluster_id: str, template_id: str) -> dto.KubernetesCluster:
-        self._magnum.get_cluster(cluster_id).upgrade(self._magnum, cluster_template=template_id)
+        self._cluster_action(cluster_id, "upgrade", {"cluster_template": template_id}, "1.8")
         return self.cluster_get(cluster_id=cluster_id)
 
     @translate_errors
@@ -758,6 +991,19 @@ def _machine(server: Any, size_id: str) -> dto.Machine:
     )
 
 
+def _firewall_rule(rule: Any) -> dto.FirewallRule:
+    protocol = str(rule.protocol or "any").lower()
+    return dto.FirewallRule(
+        id=rule.id,
+        protocol=dto.FirewallProtocol.ICMP
+        if protocol in ("ipv6-icmp", "icmpv6", "1", "58")
+        else dto.FirewallProtocol.__members__.get(protocol.upper(), dto.FirewallProtocol.ANY),
+        port_min=rule.port_range_min,
+        port_max=rule.port_range_max,
+        remote_cidr=str(rule.remote_ip_prefix or ("::/0" if rule.ether_type == "IPv6" else "0.0.0.0/0")),
+    )
+
+
 def _keypair(key: Any) -> dto.KeyPair:
     return dto.KeyPair(name=key.name, fingerprint=key.fingerprint or "", public_key=key.public_key or "")
 
@@ -820,7 +1066,16 @@ def _lease(lease: Mapping[str, Any]) -> dto.Lease:
                 kind=dto.ReservationKind.HOST if host else dto.ReservationKind.INSTANCE,
                 count=int(reservation.get("max" if host else "amount") or 0),
                 size_id=None,
-                extra={"status": reservation.get("status"), "resource_id": reservation.get("resource_id")},
+                extra={
+                    "status": reservation.get("status"),
+                    "resource_id": reservation.get("resource_id"),
+                    # an instance reservation's shape, and the flavor and server group to boot into it
+                    **{
+                        key: reservation[key]
+                        for key in ("vcpus", "memory_mb", "disk_gb", "flavor_id", "server_group_id")
+                        if key in reservation
+                    },
+                },
             )
         )
     start = _when(lease.get("start_date"))

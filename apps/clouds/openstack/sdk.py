@@ -26,6 +26,8 @@ R = TypeVar("R")
 
 Connection = openstack.connection.Connection
 ksa_errors = ksa  # for the driver's few precise catches
+#: Whatever an SDK or keystoneauth call may raise (for best-effort cleanups that must not fail).
+CLIENT_ERRORS = (sdk.SDKException, ksa.ClientException)
 Adapter = ksa_adapter.Adapter
 _QUOTA_WORDS = ("quota", "overlimit", "over limit", "exceeded")
 _CACHE_SIZE = 64
@@ -119,7 +121,8 @@ def adapter(connection: Connection, *, service_type: str) -> Adapter:
 
 def _body_message(exc: Exception) -> str | None:
     """The human message in an error body keystoneauth could not read (Blazar's
-    `error_message`, Nova's `{"badRequest": {"message"}}` and the like)."""
+    `error_message`, Magnum's `{"errors": [{"detail"}]}`, Nova's
+    `{"badRequest": {"message"}}` and the like)."""
     response = getattr(exc, "response", None)
     try:
         body = response.json() if response is not None else None
@@ -129,6 +132,11 @@ def _body_message(exc: Exception) -> str | None:
         return None
     if isinstance(body.get("error_message"), str):
         return str(body["error_message"])
+    if isinstance(body.get("errors"), list):
+        # The API working group's format (Magnum, Placement): {"errors": [{"title", "detail"}]}.
+        said = " ".join(str(e.get("detail") or e.get("title") or "") for e in body["errors"] if isinstance(e, dict))
+        if said.strip():
+            return " ".join(said.split())
     for value in body.values():
         if isinstance(value, dict) and isinstance(value.get("message"), str):
             return str(value["message"])
@@ -212,7 +220,7 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except errors.CloudError:
             raise
-        except (sdk.SDKException, ksa.ClientException) as exc:
+        except CLIENT_ERRORS as exc:
             raise translate(exc) from exc
 
     return wrapper
