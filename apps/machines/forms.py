@@ -10,7 +10,7 @@ from apps.accounts.models import SshPublicKey
 from apps.core.forms import ServiceForm
 from apps.machines.services import VOLUME_MAX_GB
 
-from .models import Catalogue, ExternalIp, Machine, Volume
+from .models import Catalogue, ExternalIp, FirewallRule, Machine, Volume
 
 NAME_RULE = "1 to 255 characters, unique in the tenancy. Letters, digits and hyphens make the best host names."
 
@@ -139,3 +139,53 @@ class VolumeCreateForm(ServiceForm):
         label="Size (GB)",
         widget=forms.NumberInput(attrs={"class": "form-control"}),
     )
+
+
+PORTS_HINT = "Common ports: 22 SSH, 80 and 443 web, 8888 Jupyter. A range: 8000-8100. Empty for ICMP and any."
+
+
+class FirewallRuleForm(ServiceForm):
+    """A rule to add to a machine's firewall. The form reads "8000-8100" as a range;
+    the service checks the rest (ports for TCP and UDP only, 1-65535, the network)."""
+
+    service_fields = {"port_min": "ports", "port_max": "ports", "remote_cidr": "remote"}
+
+    protocol = forms.ChoiceField(
+        choices=FirewallRule.PROTOCOL_CHOICES,
+        initial="tcp",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    ports = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Port or range",
+        help_text=PORTS_HINT,
+        widget=forms.TextInput(
+            attrs={"class": "form-control form-control-sm", "placeholder": "e.g. 8888", "inputmode": "numeric"}
+        ),
+    )
+    remote = forms.CharField(
+        required=False,
+        max_length=64,
+        label="From",
+        help_text="An address (192.0.2.7) or network (192.0.2.0/24); empty for anywhere.",
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "anywhere"}),
+    )
+
+    def clean_ports(self) -> tuple[int | None, int | None]:
+        text = self.cleaned_data["ports"].replace(" ", "")
+        if not text:
+            return None, None
+        first, _, last = text.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()) or text.count("-") > 1:
+            raise forms.ValidationError("A port (8888) or a range (8000-8100).")
+        return int(first), int(last) if last else None
+
+    def service_data(self) -> dict[str, Any]:
+        port_min, port_max = self.cleaned_data["ports"]
+        return {
+            "protocol": self.cleaned_data["protocol"],
+            "port_min": port_min,
+            "port_max": port_max,
+            "remote_cidr": self.cleaned_data["remote"],
+        }

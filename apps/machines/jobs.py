@@ -1,4 +1,4 @@
-"""Machine, external IP and volume jobs, and the machines part of the tenancy sync.
+"""Machine, external IP, volume and firewall jobs, and the machines part of the tenancy sync.
 
 Each job loads its row, calls the cloud through the driver and stores what the
 cloud then says (services.machine_observe). Whatever happens, the row's task is
@@ -29,8 +29,8 @@ from apps.jobs.registry import job_kind
 from apps.jobs.sync import register_tenancy_sync
 from apps.tenancies.models import Tenancy
 
-from .models import ExternalIp, Machine, Volume
-from .services import catalogue_refresh, changed, machine_observe, row_delete, task_set
+from .models import ExternalIp, FirewallRule, Machine, Volume
+from .services import Resource, catalogue_refresh, changed, machine_observe, row_delete, task_set
 
 S = dto.MachineStatus
 ATRIUM_MACHINE_KEY = "atrium_machine"
@@ -43,7 +43,7 @@ def _target(ctx: JobContext, model: type[Model]) -> Any:
 
 
 @contextmanager
-def _clearing_task(obj: Machine | ExternalIp | Volume) -> Iterator[None]:
+def _clearing_task(obj: Resource) -> Iterator[None]:
     """The row's task ends with the job, however it ends (a deleted row has nothing to clear)."""
     try:
         yield
@@ -112,6 +112,9 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
     tenancy = machine.tenancy
     driver = driver_for_tenancy(tenancy, user=ctx.job.requested_by)
     stages = ["Create server", "Wait until active"]
+    firewall = driver.capabilities().firewall
+    if firewall:
+        stages.append("Read its firewall")
     if machine.want_external_ip:
         stages.append("Attach an external IP")
     ctx.plan(stages)
@@ -122,7 +125,10 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
         with ctx.stage("Create server"):
             if not machine.cloud_id:
                 # An earlier attempt may have made the server before its worker died: find it by its tag.
-                earlier = [m for m in driver.machines() if m.metadata.get(ATRIUM_MACHINE_KEY) == str(machine.pk)]
+                # (Only then: listing every server is the dearest call of the flow on a busy project.)
+                earlier = []
+                if ctx.job.attempts > 1:
+                    earlier = [m for m in driver.machines() if m.metadata.get(ATRIUM_MACHINE_KEY) == str(machine.pk)]
                 if earlier:
                     seen = earlier[0]
                     ctx.log(f"Found the server an earlier attempt created ({seen.id}).")
@@ -155,6 +161,9 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
                     f"The cloud could not build {machine.name}: {seen.fault or 'it ended in ' + seen.status.value}."
                 )
             ctx.progress(80)
+        if firewall:
+            with ctx.stage("Read its firewall"):
+                _firewall_read(ctx, driver, machine)
         if machine.want_external_ip:
             with ctx.stage("Attach an external IP"):
                 _attach_new_ip(ctx, driver, machine)
@@ -440,6 +449,161 @@ def volume_delete_job(ctx: JobContext) -> dict[str, Any]:
     return {"deleted": volume.name}
 
 
+# --- a machine's own firewall -----------------------------------------------------------------------------
+
+
+def _firewall_read(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
+    """Store the new machine's first rules (the cloud's defaults: SSH and ping). A failure
+    to read them does not fail the build: the next sync reads them."""
+    try:
+        seen = driver.machine_firewall(machine_id=machine.cloud_id)
+    except InvalidOperation as exc:
+        ctx.log(exc.message)
+        _firewall_store(ctx, machine, None, rows=[], busy=set(), adopted_external=False)
+        return
+    except CloudError as exc:
+        ctx.log(f"Could not read the firewall of {machine.name} ({exc.message}); the next sync will.")
+        return
+    _firewall_store(ctx, machine, seen, rows=list(machine.firewall_rules.all()), busy=set(), adopted_external=False)
+    ctx.log(f"{machine.name} lets in: " + "; ".join(r.description for r in machine.firewall_rules.all()) + ".")
+
+
+def _firewall_store(
+    ctx: JobContext,
+    machine: Machine,
+    seen: list[dto.FirewallRule] | None,
+    *,
+    rows: list[FirewallRule],
+    busy: set[int],
+    adopted_external: bool,
+) -> None:
+    """Bring the machine's rule rows in line with its firewall on the cloud (`seen`; None: it has
+    none of its own). Rules the cloud has that no row knows become rows (`external` when found by
+    the sync: added outside Atrium); rows of rules the cloud no longer has are dropped. Rows a job
+    holds (`busy`) and rows the cloud refused (with a fault) are left alone. Writes only what changed."""
+    has_firewall = seen is not None
+    if machine.has_firewall is not has_firewall:
+        machine.has_firewall = has_firewall
+        machine.save(update_fields=["has_firewall", "updated_at"])
+        changed(machine)
+    known = {row.cloud_id: row for row in rows if row.cloud_id}
+    # Rows whose add job ended before it stored what the cloud made: matched by what they let in.
+    waiting = [row for row in rows if not row.cloud_id and not row.fault and row.pk not in busy]
+    for rule in seen or []:
+        key = (rule.protocol.value, rule.port_min, rule.port_max, rule.remote_cidr)
+        row = known.pop(rule.id, None) or next((r for r in waiting if r.key == key), None)
+        if row is None:
+            row = FirewallRule.objects.create(
+                tenancy_id=machine.tenancy_id,
+                machine=machine,
+                cloud_id=rule.id,
+                external=adopted_external,
+                protocol=rule.protocol.value,
+                port_min=rule.port_min,
+                port_max=rule.port_max,
+                remote_cidr=rule.remote_cidr,
+                observed_at=timezone.now(),
+            )
+            if adopted_external:
+                ctx.log(f"Found {row.description} on {machine.name}, added outside Atrium.")
+            changed(row)
+        elif row.pk not in busy and (row.cloud_id, row.key, row.task) != (rule.id, key, ""):
+            if row in waiting:
+                waiting.remove(row)
+            row.cloud_id, row.task, row.observed_at = rule.id, "", timezone.now()
+            row.protocol, row.port_min, row.port_max, row.remote_cidr = key
+            row.save()
+            changed(row)
+    for row in known.values():
+        if row.pk not in busy:
+            ctx.log(f"{row.description} is no longer in the firewall of {machine.name}.")
+            row_delete(row)
+    for row in waiting:
+        if seen is not None and row.cloud_id == "":  # its job ended (a worker died) before the cloud had it
+            row.task, row.fault = "", "The job adding it ended before the cloud had it; remove it and add it again."
+            row.save(update_fields=["task", "fault", "updated_at"])
+            changed(row)
+
+
+def _rule_target(ctx: JobContext) -> tuple[FirewallRule, Machine, CloudDriver]:
+    rule: FirewallRule = _target(ctx, FirewallRule)
+    machine = Machine.objects.get(pk=rule.machine_id)
+    return rule, machine, driver_for_tenancy(rule.tenancy, user=ctx.job.requested_by)
+
+
+@job_kind("machines.firewall_add", label="Add firewall rule")
+def firewall_add_job(ctx: JobContext) -> dict[str, Any]:
+    rule, machine, driver = _rule_target(ctx)
+    ctx.plan(["Add the rule"])
+    if rule.fault or not rule.task:  # a retry: the row says "adding" again
+        rule.fault = ""
+        task_set(rule, "adding")
+    with _clearing_task(rule), ctx.stage("Add the rule"):
+        if rule.cloud_id:
+            ctx.log("The cloud has the rule already.")
+        else:
+            try:
+                seen = driver.machine_firewall_rule_add(
+                    machine_id=machine.cloud_id,
+                    protocol=rule.protocol,
+                    port_min=rule.port_min,
+                    port_max=rule.port_max,
+                    remote_cidr=rule.remote_cidr,
+                )
+            except InvalidOperation as exc:
+                # It may be there already (an earlier attempt, or someone outside Atrium added it).
+                found = _rule_on_cloud(driver, machine, rule)
+                if found is None:
+                    _rule_refused(rule, exc)
+                    raise
+                seen = found
+                ctx.log("The cloud had that rule already.")
+            except CloudError as exc:
+                _rule_refused(rule, exc)
+                raise
+            if FirewallRule.objects.filter(tenancy=rule.tenancy, cloud_id=seen.id).exclude(pk=rule.pk).exists():
+                row_delete(rule)  # a sync has listed it meanwhile: one row is enough
+            else:
+                rule.cloud_id, rule.observed_at = seen.id, timezone.now()
+                rule.save(update_fields=["cloud_id", "observed_at", "updated_at"])
+                changed(rule)
+            ctx.log(f"{machine.name} now lets in {rule.description}.")
+    return {"machine": machine.pk, "rule": rule.cloud_id, "description": rule.description}
+
+
+def _rule_on_cloud(driver: CloudDriver, machine: Machine, rule: FirewallRule) -> dto.FirewallRule | None:
+    try:
+        seen = driver.machine_firewall(machine_id=machine.cloud_id)
+    except CloudError:
+        return None
+    return next((r for r in seen if (r.protocol.value, r.port_min, r.port_max, r.remote_cidr) == rule.key), None)
+
+
+def _rule_refused(rule: FirewallRule, exc: CloudError) -> None:
+    """The row stays with the cloud's reason, so the person sees why (until they remove it)."""
+    rule.fault = exc.message
+    rule.save(update_fields=["fault", "updated_at"])
+    changed(rule)
+
+
+@job_kind("machines.firewall_remove", label="Remove firewall rule", resumable=True)
+def firewall_remove_job(ctx: JobContext) -> dict[str, Any]:
+    rule, machine, driver = _rule_target(ctx)
+    ctx.plan(["Remove the rule"])
+    description = rule.description
+    with _clearing_task(rule), ctx.stage("Remove the rule"):
+        if rule.cloud_id:
+            try:
+                driver.machine_firewall_rule_remove(machine_id=machine.cloud_id, rule_id=rule.cloud_id)
+                ctx.log(f"{machine.name} no longer lets in {description}.")
+            except NotFound:
+                ctx.log("The cloud had removed it already.")
+        else:
+            ctx.log("The cloud never had this rule.")
+        row_delete(rule)
+    return {"machine": machine.pk, "removed": description}
+
+
 # --- the tenancy sync ------------------------------------------------------------------------------------
 
 
@@ -497,6 +661,8 @@ def machines_sync(ctx: JobContext, tenancy: Tenancy) -> dict[str, int]:
             row_delete(row)
             counts["gone"] += 1
     capabilities = driver.capabilities()
+    if capabilities.firewall:
+        _sync_firewalls(ctx, driver, tenancy, busy)
     if capabilities.external_ips:
         _sync_ips(ctx, driver, tenancy)
     if capabilities.volumes:
@@ -537,3 +703,28 @@ def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> Non
     for row in rows.values():
         if row.pk not in busy:
             row_delete(row)
+
+
+def _sync_firewalls(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy, busy_machines: set[int]) -> None:
+    """Each Atrium-made machine's rules from the cloud, read for all of them at once
+    (`machine_firewalls`: a few calls whatever the number of machines). Machines known
+    to have no firewall of their own, made outside Atrium, or that a job holds are skipped,
+    and so is one the cloud cannot tell about yet."""
+    machines = list(
+        Machine.objects.filter(tenancy=tenancy, external=False)
+        .exclude(cloud_id="")
+        .exclude(has_firewall=False)
+        .exclude(pk__in=busy_machines)
+    )
+    if not machines:
+        return
+    rows: dict[int, list[FirewallRule]] = {m.pk: [] for m in machines}
+    for row in FirewallRule.objects.filter(tenancy=tenancy, machine__in=machines):
+        rows[row.machine_id].append(row)
+    busy = _busy_ids(FirewallRule)
+    firewalls = driver.machine_firewalls(machine_ids=[m.cloud_id for m in machines])
+    for machine in machines:
+        if machine.cloud_id in firewalls:
+            # None: made before Atrium gave machines a firewall of their own.
+            seen = firewalls[machine.cloud_id]
+            _firewall_store(ctx, machine, seen, rows=rows[machine.pk], busy=busy, adopted_external=True)

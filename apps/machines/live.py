@@ -21,11 +21,17 @@ def _detail(tenancy_id: int, machine_id: int) -> list[str]:
     if machine is None:
         return [render_to_string("machines/_gone.html", {})]
     context = {**machine_detail_context(machine), "oob": True}
-    return [
+    parts: list[str] = [
         render_to_string("machines/detail.html#summary", context),
         render_to_string("machines/detail.html#actions", context),
         render_to_string("machines/detail.html#attachments", context),
+        # New jobs (a firewall rule's, a restart asked for in another tab) appear without a reload.
+        render_to_string("machines/detail.html#jobs", context),
     ]
+    if context["firewall_shown"]:
+        # The rules only: the add form below them keeps what the person is typing.
+        parts.append(render_to_string("machines/detail.html#firewall_rules", context))
+    return parts
 
 
 def _changed_since(tenancy_id: int, since: datetime) -> list[int]:

@@ -1,4 +1,4 @@
-"""Reads of machines, external IPs and volumes, always scoped to the user's
+"""Reads of machines, external IPs, volumes and firewall rules, always scoped to the user's
 tenancies (another tenancy's objects are NotFound). They read the database only,
 except `catalogue_get`, which reads the cloud once when the catalogue is missing
 or old."""
@@ -6,6 +6,7 @@ or old."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -19,7 +20,7 @@ from apps.jobs.models import Job
 from apps.tenancies.models import Tenancy
 from apps.tenancies.selectors import tenancy_get_for_user
 
-from .models import Catalogue, ExternalIp, Machine, Volume
+from .models import Catalogue, ExternalIp, FirewallRule, Machine, Volume
 
 ATTACHABLE = (MachineStatus.ACTIVE.value, MachineStatus.STOPPED.value)
 
@@ -36,6 +37,19 @@ def catalogue_get(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
     if catalogue is None or catalogue.refreshed_at < timezone.now() - max_age:
         catalogue = catalogue_refresh(tenancy=tenancy, user=user)
     return catalogue
+
+
+def capabilities_cached(*, tenancy: Tenancy) -> dict[str, Any] | None:
+    """What the tenancy's cloud offers as last read (None if never read); no cloud call."""
+    found = Catalogue.objects.filter(tenancy=tenancy).values_list("capabilities", flat=True).first()
+    return None if found is None else dict(found)
+
+
+def capabilities_get(*, tenancy: Tenancy, user: User | None = None) -> dict[str, Any]:
+    """What the tenancy's cloud offers, for pages: as last read, however old (the sync keeps
+    it fresh, and what a cloud offers seldom changes); read from the cloud only the first time."""
+    cached = capabilities_cached(tenancy=tenancy)
+    return cached if cached is not None else dict(catalogue_get(tenancy=tenancy, user=user).capabilities)
 
 
 def machine_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[Machine]]:
@@ -63,6 +77,21 @@ def machine_search(machines: QuerySet[Machine], text: str) -> QuerySet[Machine]:
         | Q(internal_ip__startswith=text)
         | Q(external_ip__startswith=text)
     )
+
+
+def firewall_rule_list(*, user: AnyUser, tenancy_id: int, machine_id: int) -> tuple[Machine, QuerySet[FirewallRule]]:
+    """A machine's firewall rules, oldest first (the machine: NotFound unless the user's tenancy's)."""
+    machine = machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    return machine, FirewallRule.objects.filter(machine=machine).select_related("created_by")
+
+
+def firewall_rule_get(*, user: AnyUser, tenancy_id: int, machine_id: int, rule_id: int) -> FirewallRule:
+    machine, rules = firewall_rule_list(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    rule = rules.filter(pk=rule_id).first()
+    if rule is None:
+        raise NotFound("No such firewall rule.")
+    rule.machine = machine  # its tenancy and cloud are loaded already
+    return rule
 
 
 def external_ip_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[ExternalIp]]:
@@ -108,14 +137,16 @@ def volumes_free(*, tenancy: Tenancy) -> QuerySet[Volume]:
 
 
 def machine_jobs(*, machine: Machine) -> QuerySet[Job]:
-    """The jobs that worked on this machine, newest first (the caller has checked access)."""
+    """The jobs that worked on this machine or its firewall rules, newest first (the caller has
+    checked access). Rule jobs name their machine in their params: the rule may be gone."""
     from django.contrib.contenttypes.models import ContentType
 
+    types = ContentType.objects.get_for_models(Machine, FirewallRule)
     return (
-        Job.objects.filter(
-            tenancy_id=machine.tenancy_id,
-            target_type=ContentType.objects.get_for_model(Machine),
-            target_id=str(machine.pk),
+        Job.objects.filter(tenancy_id=machine.tenancy_id)
+        .filter(
+            Q(target_type=types[Machine], target_id=str(machine.pk))
+            | Q(target_type=types[FirewallRule], params__machine=machine.pk)
         )
         .select_related("requested_by")
         .order_by("-created_at", "-pk")

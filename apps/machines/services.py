@@ -1,4 +1,4 @@
-"""Writes for machines, external IPs and volumes.
+"""Writes for machines, external IPs, volumes and machines' firewall rules.
 
 A request is checked here, before anything is stored: names, the image and
 size against the tenancy's catalogue, the SSH key against the user's keys,
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.accounts.models import SshPublicKey, User
 from apps.clouds import dto
-from apps.clouds.base import machine_name_clean
+from apps.clouds.base import firewall_rule_clean, machine_name_clean
 from apps.clouds.errors import BadInput, QuotaExceeded, Unsupported
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import ApplicationError, Conflict
@@ -28,9 +28,11 @@ from apps.jobs.models import Job
 from apps.jobs.services import job_create
 from apps.tenancies.models import Tenancy
 
-from .models import Catalogue, ExternalIp, Machine, Volume
+from .models import Catalogue, ExternalIp, FirewallRule, Machine, Volume, firewall_rule_words
 
 S = dto.MachineStatus
+#: A row a job works on (and whose task it sets).
+Resource = Machine | ExternalIp | Volume | FirewallRule
 
 # What each machine action needs (the cloud's own rule; the local driver enforces the same).
 ACTIONS: dict[str, dict[str, Any]] = {
@@ -47,14 +49,17 @@ def changed(obj: Model, *, created: bool = False, pk: int | None = None) -> None
     tenancy_id = obj.tenancy_id  # type: ignore[attr-defined]
     name = obj._meta.model_name or ""
     object_id = pk if pk is not None else obj.pk
+    if isinstance(obj, FirewallRule):
+        # A rule is shown on its machine's page: that page's panel re-renders (and pages that
+        # poll, in the embedded mode, see the machine as changed).
+        Machine.objects.filter(pk=obj.machine_id).update(updated_at=timezone.now())
+        name, object_id, created = "machine", obj.machine_id, False
     transaction.on_commit(
         lambda: resource_changed_publish(tenancy_id=tenancy_id, resource=name, object_id=object_id, created=created)
     )
 
 
-def _start(
-    obj: Machine | ExternalIp | Volume, *, kind: str, task: str, user: User, params: dict[str, Any] | None = None
-) -> Job:
+def _start(obj: Resource, *, kind: str, task: str, user: User, params: dict[str, Any] | None = None) -> Job:
     """The job that changes `obj`, and the row's task saying so (the caller has checked its state)."""
     job = job_create(kind=kind, tenancy=obj.tenancy, target=obj, requested_by=user, params=params)
     task_set(obj, task)
@@ -100,6 +105,7 @@ def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogu
             "sizes": sizes,
             "capabilities": {
                 "external_ips": capabilities.external_ips,
+                "firewall": capabilities.firewall,
                 "volumes": capabilities.volumes,
                 "keypairs": capabilities.keypairs,
                 "console_log": capabilities.console_log,
@@ -121,6 +127,7 @@ def _pending_use(tenancy: Tenancy) -> dict[str, int]:
     volumes = Volume.objects.filter(tenancy=tenancy, cloud_id="").exclude(status=dto.VolumeStatus.ERROR)
     return {
         "machines": machines.count(),
+        "firewalls": machines.count(),
         "cpus": totals["cpus"] or 0,
         "ram_mb": totals["ram_mb"] or 0,
         "external_ips": ExternalIp.objects.filter(tenancy=tenancy, cloud_id="").count()
@@ -213,7 +220,13 @@ def machine_create(
     quota_check(
         user=user,
         tenancy=tenancy,
-        wanted={"machines": 1, "cpus": size["cpus"], "ram_mb": size["ram_mb"], "external_ips": int(external_ip)},
+        wanted={
+            "machines": 1,
+            "firewalls": int(bool(catalogue.capabilities.get("firewall"))),
+            "cpus": size["cpus"],
+            "ram_mb": size["ram_mb"],
+            "external_ips": int(external_ip),
+        },
     )
     machine = Machine.objects.create(
         tenancy=tenancy,
@@ -246,13 +259,13 @@ def machine_create(
 def machine_console_kind(*, machine: Machine, user: User) -> dto.ConsoleKind:
     """Which console the machine offers its tenancy's members now: the cloud's noVNC
     console, or the serial console log; Conflict/Unsupported saying why not."""
-    from .selectors import catalogue_get
+    from .selectors import capabilities_get
 
     if not machine.console_enabled:
         raise Conflict(f"{machine.name} was created without a web console.")
     if not machine.cloud_id or machine.status not in {S.ACTIVE, S.REBOOTING}:
         raise Conflict(f"{machine.name} is {machine.status_label.lower()}; its console opens when it is active.")
-    capabilities = catalogue_get(tenancy=machine.tenancy, user=user).capabilities
+    capabilities = capabilities_get(tenancy=machine.tenancy, user=user)
     if capabilities.get("console") == dto.ConsoleKind.NOVNC:
         return dto.ConsoleKind.NOVNC
     if capabilities.get("console_log"):
@@ -304,9 +317,9 @@ def machine_delete(*, machine: Machine, user: User) -> Job:
 
 
 def _capable(tenancy: Tenancy, what: str, label: str, user: User) -> None:
-    from .selectors import catalogue_get
+    from .selectors import capabilities_get
 
-    if not catalogue_get(tenancy=tenancy, user=user).capabilities.get(what):
+    if not capabilities_get(tenancy=tenancy, user=user).get(what):
         raise Unsupported(f"{tenancy.cloud.name} does not offer {label}.")
 
 
@@ -430,36 +443,123 @@ def volume_delete(*, volume: Volume, user: User) -> Job:
     return _start(volume, kind="machines.volume_delete", task="deleting", user=user)
 
 
+# --- a machine's own firewall ---------------------------------------------------------------------
+
+FIREWALL_EDITABLE = {S.ACTIVE, S.STOPPED}
+
+
+def _firewall_editable(machine: Machine) -> None:
+    """Conflict unless the machine has a firewall of its own on the cloud that can be edited now."""
+    if machine.external:
+        raise Conflict(
+            f"{machine.name} was made outside Atrium, so it has no firewall of its own here; "
+            "manage its security groups on the cloud."
+        )
+    if machine.has_firewall is False:
+        raise Conflict(
+            f"{machine.name} has no firewall of its own (it was made before Atrium gave each machine one); "
+            "manage its security groups on the cloud."
+        )
+    if not machine.cloud_id or machine.status not in FIREWALL_EDITABLE or machine.task == "deleting":
+        raise Conflict(
+            f"{machine.name} is {machine.status_label.lower()}; edit its firewall when it is active or stopped."
+        )
+    if machine.has_firewall is None:
+        raise Conflict(
+            f"Atrium has not read the firewall of {machine.name} from the cloud yet; try again after a refresh."
+        )
+
+
+@transaction.atomic
+def firewall_rule_add(
+    *,
+    machine: Machine,
+    user: User,
+    protocol: str,
+    port_min: int | None = None,
+    port_max: int | None = None,
+    remote_cidr: str | None = None,
+) -> FirewallRule:
+    """Record a new inbound rule ("adding") and start the job that adds it to the machine's firewall.
+    The rule is checked (and normalised: one port, a network for an address) before anything is stored."""
+    kind, port_min, port_max, cidr = firewall_rule_clean(
+        protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+    )
+    _capable(machine.tenancy, "firewall", "machine firewalls", user)
+    machine = Machine.objects.select_for_update().select_related("tenancy").get(pk=machine.pk)
+    _firewall_editable(machine)
+    same = FirewallRule.objects.filter(
+        machine=machine, protocol=kind.value, port_min=port_min, port_max=port_max, remote_cidr=cidr, fault=""
+    )
+    if same.exists():
+        words = firewall_rule_words(kind.value, port_min, port_max, cidr)
+        raise BadInput(
+            f"{machine.name} lets in {words} already.",
+            fields={"port_min" if kind.has_ports else "protocol": [f"{words} is open already."]},
+        )
+    rule = FirewallRule.objects.create(
+        tenancy=machine.tenancy,
+        machine=machine,
+        created_by=user,
+        protocol=kind.value,
+        port_min=port_min,
+        port_max=port_max,
+        remote_cidr=cidr,
+    )
+    _start(rule, kind="machines.firewall_add", task="adding", user=user, params={"machine": machine.pk})
+    return rule
+
+
+@transaction.atomic
+def firewall_rule_remove(*, rule: FirewallRule, user: User) -> Job:
+    """Start the job that removes the rule from the machine's firewall (a rule the cloud
+    refused to add is only dropped)."""
+    rule = FirewallRule.objects.select_for_update().select_related("machine", "tenancy").get(pk=rule.pk)
+    if rule.task:
+        raise Conflict(f"{rule.description} is {rule.task}; try again when that has finished.")
+    if rule.cloud_id:
+        _firewall_editable(rule.machine)
+    return _start(
+        rule, kind="machines.firewall_remove", task="removing", user=user, params={"machine": rule.machine_id}
+    )
+
+
 # --- observed state (jobs and the sync) ---------------------------------------------------------
 
 
 def machine_observe(*, machine: Machine, seen: dto.Machine, task: str | None = None) -> Machine:
-    """Store what the cloud says about the machine (and the task, when given)."""
-    machine.cloud_id = seen.id
-    machine.status = seen.status.value
-    machine.fault = seen.fault
-    machine.internal_ip = seen.internal_ip
-    machine.external_ip = seen.external_ip
-    machine.observed_at = timezone.now()
-    if seen.key_name is not None:
-        machine.key_name = seen.key_name
-    fields = ["cloud_id", "status", "fault", "internal_ip", "external_ip", "observed_at", "key_name", "updated_at"]
-    if task is not None:
-        machine.task = task
-        fields.append("task")
-    machine.save(update_fields=fields)
+    """Store what the cloud says about the machine (and the task, when given). Open pages
+    are told only when something they show changed; otherwise only `observed_at` moves
+    (a sync of a tenancy where nothing happened writes one small UPDATE a machine)."""
+    observed = {
+        "cloud_id": seen.id,
+        "status": seen.status.value,
+        "fault": seen.fault,
+        "internal_ip": seen.internal_ip,
+        "external_ip": seen.external_ip,
+        "key_name": seen.key_name if seen.key_name is not None else machine.key_name,
+        "task": task if task is not None else machine.task,
+    }
+    now = timezone.now()
+    machine.observed_at = now
+    if all(getattr(machine, name) == value for name, value in observed.items()):
+        Machine.objects.filter(pk=machine.pk).update(observed_at=now)
+        return machine
+    for name, value in observed.items():
+        setattr(machine, name, value)
+    machine.save(update_fields=[*observed, "observed_at", "updated_at"])
     changed(machine)
     return machine
 
 
-def row_delete(obj: Machine | ExternalIp | Volume) -> None:
+def row_delete(obj: Resource) -> None:
     """Drop the row (the cloud no longer has it) and tell open pages it is gone."""
     pk = obj.pk
     obj.delete()
     changed(obj, pk=pk)
 
 
-def task_set(obj: Machine | ExternalIp | Volume, task: str) -> None:
+def task_set(obj: Resource, task: str) -> None:
     """Set the task (and save whatever else the caller changed on the row)."""
     obj.task = task
     obj.save()

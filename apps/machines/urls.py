@@ -15,6 +15,12 @@ urlpatterns = [
     path("machines/<int:machine_id>/delete/", views.machine_delete, name="delete"),
     path("machines/<int:machine_id>/external-ip/", views.machine_ip_attach, name="ip-attach"),
     path("machines/<int:machine_id>/volumes/", views.machine_volume_attach, name="volume-attach"),
+    path("machines/<int:machine_id>/firewall/", views.machine_firewall_add, name="firewall-add"),
+    path(
+        "machines/<int:machine_id>/firewall/<int:rule_id>/remove/",
+        views.machine_firewall_remove,
+        name="firewall-remove",
+    ),
     path("machines/<int:machine_id>/<str:action>/", views.machine_action, name="action"),
     path("external-ips/", views.external_ip_list, name="ips"),
     path("external-ips/allocate/", views.external_ip_allocate, name="ip-allocate"),

@@ -1,4 +1,4 @@
-"""Machine, external IP and volume pages. Reads come from the database (the
+"""Machine, external IP, volume and machine firewall pages. Reads come from the database (the
 selectors); every change is a service call that records it and starts a job.
 Errors a service raises become form errors here, or a message on the page the
 person came from (apps.core.middleware). The pages work with plain reloads; the
@@ -26,6 +26,7 @@ from . import selectors, services
 from .filtersets import MachineFilterSet
 from .forms import (
     ExternalIpAttachForm,
+    FirewallRuleForm,
     MachineAttachForm,
     MachineCreateForm,
     VolumeAttachForm,
@@ -112,7 +113,7 @@ def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[st
 def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     user = signed_in_user(request)
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
-    catalogue = selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request))
+    catalogue = selectors.catalogue_get(tenancy=tenancy, user=user)
     keys = ssh_key_list(user=user)
     form = MachineCreateForm(
         request.POST if request.method == "POST" else None,
@@ -150,7 +151,7 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
     form = MachineCreateForm(
         request.GET,
-        catalogue=selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request)),
+        catalogue=selectors.catalogue_get(tenancy=tenancy, user=user),
         ssh_keys=ssh_key_list(user=user),
     )
     return render(request, "machines/create.html#quotas", {"tenancy": tenancy, **_quota_context(tenancy, form, user)})
@@ -164,7 +165,7 @@ def machine_detail(request: HttpRequest, tenancy_id: int, machine_id: int) -> Ht
 
 def machine_detail_context(machine: Machine, user: User | None = None) -> dict[str, Any]:
     tenancy = machine.tenancy
-    capabilities = selectors.catalogue_get(tenancy=tenancy, user=user).capabilities
+    capabilities = selectors.capabilities_get(tenancy=tenancy, user=user)
     return {
         "tenancy": tenancy,
         "machine": machine,
@@ -180,6 +181,18 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
         else None,
         "jobs": selectors.machine_jobs(machine=machine)[:20],
         "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in selectors.ATTACHABLE,
+        **_firewall_context(machine, capabilities),
+    }
+
+
+def _firewall_context(machine: Machine, capabilities: dict[str, Any]) -> dict[str, Any]:
+    """The firewall panel: shown where the cloud gives machines a firewall of their own and
+    Atrium made the machine; its rules in one query, however many there are."""
+    shown = bool(capabilities.get("firewall")) and not machine.external
+    return {
+        "firewall_shown": shown,
+        "firewall_rules": list(machine.firewall_rules.all()) if shown else [],
+        "firewall_form": FirewallRuleForm() if shown and machine.has_firewall is not False else None,
     }
 
 
@@ -271,6 +284,60 @@ def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int
     return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
+def _firewall_answer(
+    request: HttpRequest, machine: Machine, user: User, notice: str, form: FirewallRuleForm | None = None
+) -> HttpResponse:
+    """After a firewall change: htmx gets the panel again (the form with its errors, or empty
+    with `notice`); a plain request the page, with the errors (400) or redirected with `notice`."""
+    detail = reverse("machines:detail", args=[machine.tenancy_id, machine.pk])
+    errors = form is not None and bool(form.errors)
+    if not errors and not request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
+        messages.success(request, notice)
+        return redirect(f"{detail}#machine-firewall")
+    context = machine_detail_context(machine, user)
+    context["firewall_notice"] = "" if errors else notice
+    if errors:
+        context["firewall_form"] = form
+    template = "machines/detail.html#firewall" if request.htmx else "machines/detail.html"  # type: ignore[attr-defined]
+    return render(request, template, context, status=400 if errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def machine_firewall_add(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
+    """POST adds a rule to the machine's firewall (a job); GET (a reload after a refused POST) goes to the page."""
+    user = signed_in_user(request)
+    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    if request.method == "GET":
+        return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+    form = FirewallRuleForm(request.POST)
+    if form.is_valid():
+        try:
+            rule = services.firewall_rule_add(machine=machine, user=user, **form.service_data())
+        except BadInput as exc:
+            form.add_service_error(exc)
+        else:
+            notice = f"Opening {rule.description}: it shows as adding until the cloud has it."
+            return _firewall_answer(request, machine, user, notice)
+    return _firewall_answer(request, machine, user, "", form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def machine_firewall_remove(request: HttpRequest, tenancy_id: int, machine_id: int, rule_id: int) -> HttpResponse:
+    """GET asks for confirmation (saying what will be shut out); POST removes the rule (a job)."""
+    user = signed_in_user(request)
+    rule = selectors.firewall_rule_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id, rule_id=rule_id)
+    machine = rule.machine
+    if request.method == "POST":
+        job = services.firewall_rule_remove(rule=rule, user=user)
+        notice = f"Removing {rule.description}: job #{job.pk} started."
+        return _firewall_answer(request, machine, user, notice)
+    return render(
+        request, "machines/firewall_remove.html", {"tenancy": machine.tenancy, "machine": machine, "rule": rule}
+    )
+
+
 def _back(request: HttpRequest, default: str) -> HttpResponse:
     """Back to the page the form was on (a machine's page or a list), never off-site."""
     return redirect(same_site(request, request.POST.get("next", ""), default))
@@ -282,7 +349,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @login_required
 def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, ips = selectors.external_ip_list(user=request.user, tenancy_id=tenancy_id)
-    capabilities = selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request)).capabilities
+    capabilities = selectors.capabilities_get(tenancy=tenancy, user=signed_in_user(request))
     machines = selectors.machines_attachable(tenancy=tenancy)
     return render(
         request,
@@ -350,7 +417,7 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     """The tenancy's volumes, with the form to create one (POST)."""
     user = signed_in_user(request)
     tenancy, volumes = selectors.volume_list(user=user, tenancy_id=tenancy_id)
-    capabilities = selectors.catalogue_get(tenancy=tenancy, user=signed_in_user(request)).capabilities
+    capabilities = selectors.capabilities_get(tenancy=tenancy, user=user)
     form = VolumeCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -68,6 +68,38 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
     log = cut.driver.machine_console_log(machine_id=machine.cloud_id)
     assert isinstance(log, str)
 
+    if catalogue.capabilities.get("firewall"):
+        # Its own firewall, read after the build: SSH and ping to start with; open Jupyter to one network.
+        assert machine.has_firewall is True
+        assert {r.key for r in machine.firewall_rules.all()} >= {
+            ("tcp", 22, 22, "0.0.0.0/0"),
+            ("icmp", None, None, "0.0.0.0/0"),
+        }
+        rule = services.firewall_rule_add(
+            machine=machine, user=scientist, protocol="tcp", port_min=8888, remote_cidr="192.0.2.0/24"
+        )
+        job = run_latest(rule)
+        rule.refresh_from_db()
+        assert job.state == Job.State.SUCCEEDED, job.error
+        assert (rule.task, rule.fault) == ("", "")
+        on_cloud = {r.id: r for r in cut.driver.machine_firewall(machine_id=machine.cloud_id)}
+        assert (on_cloud[rule.cloud_id].port_min, on_cloud[rule.cloud_id].remote_cidr) == (8888, "192.0.2.0/24")
+        services.firewall_rule_remove(rule=rule, user=scientist)
+        assert run_latest(rule).state == Job.State.SUCCEEDED
+        assert rule.cloud_id not in {r.id for r in cut.driver.machine_firewall(machine_id=machine.cloud_id)}
+        assert not machine.firewall_rules.filter(pk=rule.pk).exists()
+        # A rule added on the cloud directly: the sync (one read for all machines) brings it in.
+        outside = cut.driver.machine_firewall_rule_add(machine_id=machine.cloud_id, protocol="udp", port_min=60001)
+        sync = tenancy_sync_start(tenancy=tenancy, requested_by=scientist)
+        job_run(sync.pk)
+        sync.refresh_from_db()
+        assert sync.state == Job.State.SUCCEEDED, sync.error
+        machine.refresh_from_db()
+        assert machine.has_firewall is True
+        adopted = machine.firewall_rules.get(cloud_id=outside.id)
+        assert (adopted.key, adopted.external) == (("udp", 60001, 60001, "0.0.0.0/0"), True)
+        assert machine.firewall_rules.count() == len(cut.driver.machine_firewall(machine_id=machine.cloud_id))
+
     cloud_id = machine.cloud_id
     services.machine_delete(machine=machine, user=scientist)
     job = run_latest(machine)

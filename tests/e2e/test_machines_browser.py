@@ -1,6 +1,7 @@
 """A scientist creates a machine in Chromium against the real stack (uvicorn +
 worker, the demo's local cloud that builds in a few seconds): the row appears
-as building and turns active without a reload; they stop it and delete it."""
+as building and turns active without a reload; they open a port in its
+firewall and close another, stop it and delete it."""
 
 import re
 
@@ -49,6 +50,36 @@ def test_create_watch_active_stop_and_delete_a_machine(page: Page, portal, scree
     expect(page.get_by_role("heading", name="browser-vm")).to_be_visible()
     expect(page.locator("#machine-summary")).to_contain_text("Debian 12")
     expect(page.locator("[data-console-log]")).to_contain_text("browser-vm", timeout=15_000)
+
+    # Its firewall: SSH and ping to start with; a mistyped port is explained in the panel,
+    # then Jupyter is opened to one network and ping closed, each turning done by itself.
+    firewall = page.locator("#machine-firewall")
+    expect(firewall.locator('[data-firewall-rule="TCP port 22 (SSH) from anywhere"]')).to_be_visible()
+    expect(firewall.locator('[data-firewall-rule="ICMP (ping) from anywhere"]')).to_be_visible()
+    loads = len(navigations)
+    firewall.get_by_label("Protocol").select_option(label="TCP")
+    firewall.get_by_label("Port or range").fill("jupyter")
+    before = len(console_errors)
+    firewall.get_by_role("button", name="Open").click()
+    expect(firewall.get_by_text("A port (8888) or a range (8000-8100).")).to_be_visible()
+    # The refused form answered 400, which the browser (and htmx) report; nothing else may.
+    refused = console_errors[before:]
+    assert refused, "the 400 is reported"
+    assert all("400" in e or "responseError" in e for e in refused), refused
+    del console_errors[before:]
+    firewall.get_by_label("Port or range").fill("8888")
+    firewall.get_by_label("From").fill("192.0.2.0/24")
+    firewall.get_by_role("button", name="Open").click()
+    jupyter = firewall.locator('[data-firewall-rule="TCP port 8888 (Jupyter) from 192.0.2.0/24"]')
+    expect(jupyter).to_be_visible()
+    expect(jupyter).not_to_contain_text("adding", timeout=30_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    firewall.locator('[data-firewall-rule="ICMP (ping) from anywhere"]').get_by_role("link", name="Remove").click()
+    expect(firewall.locator('[data-firewall-rule="ICMP (ping) from anywhere"]')).to_have_count(0, timeout=30_000)
+    assert len(navigations) == loads, navigations  # all in the panel, no reload
+    firewall.scroll_into_view_if_needed()
+    screenshot("machine-firewall")
+
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_text(re.compile(r"Stop browser-vm: job #\d+ started"))).to_be_visible()
     summary_status = page.locator("#machine-summary .atrium-machine-status")

@@ -21,7 +21,7 @@ from apps.accounts.services import api_token_create, ssh_key_add
 from apps.clouds.local.seed import local_cloud_seed
 from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.services import tenancy_sync_start
-from apps.machines.models import ExternalIp, Machine, Volume
+from apps.machines.models import ExternalIp, FirewallRule, Machine, Volume
 from tests.factories import MembershipFactory, TenancyFactory, UserFactory
 from tests.unit.accounts.test_ssh_keys import ED25519, openssh
 
@@ -74,6 +74,12 @@ OBJECT_ROUTES: dict[str, tuple[str, Callable[["World"], dict[str, Any]]]] = {
     "machines:action": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id, "action": "stop"}),
     "machines:ip-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
     "machines:volume-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    # A GET of the add URL (what a reload after a refused POST asks) goes back to the machine's page.
+    "machines:firewall-add": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "machines:firewall-remove": (
+        "get",
+        lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id, "rule_id": w.rule_id},
+    ),
     "machines:ips": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
     "machines:ip-allocate": ("post", lambda w: {"tenancy_id": w.tenancy.pk}),
     "machines:ip-attach-machine": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "ip_id": w.ip_id}),
@@ -93,8 +99,14 @@ OBJECT_ROUTES: dict[str, tuple[str, Callable[["World"], dict[str, Any]]]] = {
     "api:machine-start": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
     "api:machine-stop": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
     "api:machine-restart": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:machine-external-ip": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
     "api:machine-logs": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
     "api:machine-console": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.machine_id}),
+    "api:machine-firewall-rule-list": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
+    "api:machine-firewall-rule-detail": (
+        "get",
+        lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id, "pk": w.rule_id},
+    ),
     "api:external-ip-list": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
     "api:external-ip-detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.ip_id}),
     "api:external-ip-attach": ("post", lambda w: {"tenancy_id": w.tenancy.pk, "pk": w.ip_id}),
@@ -113,6 +125,8 @@ BODIES: dict[str, Callable[["World"], dict[str, Any]]] = {
 MORE_METHODS: dict[str, list[str]] = {
     "api:machine-list": ["post"],
     "api:machine-detail": ["delete"],
+    "api:machine-firewall-rule-list": ["post"],
+    "api:machine-firewall-rule-detail": ["delete"],
     "api:external-ip-list": ["post"],
     "api:external-ip-detail": ["delete"],
     "api:volume-list": ["post"],
@@ -136,6 +150,7 @@ class World:
     machine_id: int
     ip_id: int
     volume_id: int
+    rule_id: int
     marker: str
 
     def client(self) -> Client:
@@ -157,6 +172,11 @@ def make_world(marker: str) -> World:
         cloud_id=local_server(tenancy, f"{marker}-machine"),
         status="ACTIVE",
         created_by=user,
+        has_firewall=True,
+    )
+    ssh = driver_for_tenancy(tenancy).machine_firewall(machine_id=machine.cloud_id)[0]
+    rule = FirewallRule.objects.create(
+        tenancy=tenancy, machine=machine, cloud_id=ssh.id, protocol=ssh.protocol.value, port_min=22, port_max=22
     )
     ip = ExternalIp.objects.create(tenancy=tenancy, cloud_id=f"{marker}-ip", address=IPS[marker], created_by=user)
     volume = Volume.objects.create(
@@ -171,6 +191,7 @@ def make_world(marker: str) -> World:
         machine_id=machine.pk,
         ip_id=ip.pk,
         volume_id=volume.pk,
+        rule_id=rule.pk,
         marker=marker,
     )
 

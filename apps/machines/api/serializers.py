@@ -16,7 +16,7 @@ from apps.jobs.api.serializers import JobSerializer
 from apps.jobs.models import Job
 
 from .. import services
-from ..models import ExternalIp, Machine, Volume
+from ..models import ExternalIp, FirewallRule, Machine, Volume
 
 
 def _url(serializer: serializers.BaseSerializer[Any], name: str, obj: Machine | ExternalIp | Volume) -> str:
@@ -120,12 +120,19 @@ class MachineSerializer(serializers.ModelSerializer[Machine]):
 
 
 class MachineDetailSerializer(MachineSerializer):
-    """A machine with its volumes."""
+    """A machine with its volumes, and whether it has a firewall of its own."""
 
     volumes = VolumeRefSerializer(many=True, read_only=True)
+    firewall = serializers.BooleanField(
+        source="has_firewall",
+        read_only=True,
+        allow_null=True,
+        help_text="It has a firewall of its own whose rules are under firewall-rules/: true; the cloud gave it "
+        "none (made outside Atrium, or before Atrium gave machines one): false; not read from the cloud yet: null.",
+    )
 
     class Meta(MachineSerializer.Meta):
-        fields = [*MachineSerializer.Meta.fields, "volumes"]
+        fields = [*MachineSerializer.Meta.fields, "volumes", "firewall"]
         read_only_fields = fields
 
 
@@ -321,3 +328,93 @@ class VolumeAcceptedSerializer(_CreatedBy):
 
 class AttachSerializer(serializers.Serializer[Any]):
     machine_id = serializers.IntegerField(help_text="A machine of this tenancy.")
+
+
+# --- a machine's firewall ------------------------------------------------------------------------
+
+
+def _rule_url(serializer: serializers.BaseSerializer[Any], rule: FirewallRule) -> str:
+    return reverse(
+        "api:machine-firewall-rule-detail",
+        kwargs={"tenancy_id": rule.tenancy_id, "machine_id": rule.machine_id, "pk": rule.pk},
+        request=serializer.context.get("request"),
+    )
+
+
+class FirewallRuleSerializer(serializers.ModelSerializer[FirewallRule]):
+    """One way in to a machine: traffic of `protocol` (to ports `port_min`..`port_max` for
+    TCP and UDP) from addresses in `remote_cidr`. Everything else is refused; everything may leave."""
+
+    url = serializers.SerializerMethodField()
+    description = serializers.CharField(read_only=True, help_text='In words, e.g. "TCP port 22 (SSH) from anywhere".')
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Empty for the machine's first rules and those found."
+    )
+
+    class Meta:
+        model = FirewallRule
+        fields = [
+            "id",
+            "url",
+            "protocol",
+            "port_min",
+            "port_max",
+            "remote_cidr",
+            "description",
+            "task",
+            "fault",
+            "external",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "port_min": {"help_text": "The first port (TCP and UDP); null for ICMP and any."},
+            "port_max": {"help_text": "The last port (the same as port_min for one port)."},
+            "remote_cidr": {"help_text": "Where traffic may come from: 0.0.0.0/0 is anywhere."},
+            "task": {"help_text": 'What Atrium is doing to it now ("adding", "removing"); empty when idle.'},
+            "fault": {"help_text": "Why the cloud refused to add it (the rule is not in force); empty otherwise."},
+            "external": {"help_text": "Added outside Atrium (found by a sync)."},
+        }
+
+    def get_url(self, rule: FirewallRule) -> str:
+        return _rule_url(self, rule)
+
+
+class FirewallRuleCreateSerializer(serializers.Serializer[Any]):
+    # Types here; the rule itself (ports only for TCP and UDP, 1-65535, the network, not a rule
+    # the machine has) is the services' check, with the page's messages.
+    protocol = serializers.ChoiceField(choices=[c for c, _ in FirewallRule.PROTOCOL_CHOICES])
+    port_min = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="A port from 1 to 65535; TCP and UDP only."
+    )
+    port_max = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="The last port of a range; omit for one port."
+    )
+    remote_cidr = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="An address (192.0.2.7) or network (192.0.2.0/24) traffic may come from; omit for anywhere.",
+    )
+
+
+class FirewallRuleRefSerializer(_Linked):
+    description = serializers.CharField(read_only=True)
+
+    def get_url(self, obj: Any) -> str:
+        return _rule_url(self, obj)  # under its machine
+
+
+class FirewallRuleAcceptedSerializer(_CreatedBy):
+    """The job that adds the rule, and the rule (listed at once, as "adding")."""
+
+    firewall_rule = serializers.SerializerMethodField(help_text="The new rule.")
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "firewall_rule"]
+        read_only_fields = fields
+
+    @extend_schema_field(FirewallRuleRefSerializer)
+    def get_firewall_rule(self, job: Job) -> dict[str, Any]:
+        return self.created(FirewallRuleRefSerializer)

@@ -23,10 +23,10 @@ def routes(prefix: str, viewset: Any, basename: str, actions: list[str]) -> list
         ),
         *(
             path(
-                f"{T}/{prefix}/<int:pk>/{name}/",
+                f"{T}/{prefix}/<int:pk>/{getattr(viewset, name).url_path}/",
                 # The methods the @action declares, as a router maps them.
                 viewset.as_view(dict(getattr(viewset, name).mapping), basename=basename, detail=True),
-                name=f"{basename}-{name}",
+                name=f"{basename}-{getattr(viewset, name).url_name}",
             )
             for name in actions
         ),
@@ -34,7 +34,21 @@ def routes(prefix: str, viewset: Any, basename: str, actions: list[str]) -> list
 
 
 urlpatterns = [
-    *routes("machines", views.MachineViewSet, "machine", ["start", "stop", "restart", "logs", "console"]),
+    *routes(
+        "machines", views.MachineViewSet, "machine", ["start", "stop", "restart", "external_ip", "logs", "console"]
+    ),
+    path(
+        f"{T}/machines/<int:machine_id>/firewall-rules/",
+        views.FirewallRuleViewSet.as_view({"get": "list", "post": "create"}, basename="machine-firewall-rule"),
+        name="machine-firewall-rule-list",
+    ),
+    path(
+        f"{T}/machines/<int:machine_id>/firewall-rules/<int:pk>/",
+        views.FirewallRuleViewSet.as_view(
+            {"get": "retrieve", "delete": "destroy"}, basename="machine-firewall-rule", detail=True
+        ),
+        name="machine-firewall-rule-detail",
+    ),
     *routes("external-ips", views.ExternalIpViewSet, "external-ip", ["attach", "detach"]),
     *routes("volumes", views.VolumeViewSet, "volume", ["attach", "detach"]),
     path(f"{T}/images/", views.ImageListView.as_view(), name="tenancy-images"),

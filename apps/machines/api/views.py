@@ -1,4 +1,4 @@
-"""/api/v1/tenancies/{tenancy_id}/: machines, external IPs, volumes, and the
+"""/api/v1/tenancies/{tenancy_id}/: machines (and their firewall rules), external IPs, volumes, and the
 catalogue, quotas and networks a create form needs.
 
 Every read goes through apps.machines.selectors (another tenancy's object is
@@ -32,7 +32,7 @@ from apps.tenancies.models import Tenancy
 from apps.tenancies.selectors import tenancy_get_for_user
 
 from .. import selectors, services
-from ..models import ExternalIp, Machine, Volume
+from ..models import ExternalIp, FirewallRule, Machine, Volume
 from .filtersets import MachineApiFilterSet
 from .serializers import (
     AttachSerializer,
@@ -41,6 +41,9 @@ from .serializers import (
     ConsoleSerializer,
     ExternalIpAcceptedSerializer,
     ExternalIpSerializer,
+    FirewallRuleAcceptedSerializer,
+    FirewallRuleCreateSerializer,
+    FirewallRuleSerializer,
     ImageSerializer,
     MachineAcceptedSerializer,
     MachineCreateSerializer,
@@ -57,7 +60,7 @@ from .serializers import (
 _ACCEPTED = {202: JobSerializer}
 
 
-def _created(request: Request, serializer: type[JobSerializer], obj: Machine | ExternalIp | Volume) -> Response:
+def _created(request: Request, serializer: type[JobSerializer], obj: services.Resource) -> Response:
     """202 with the job that creates `obj` and `obj`'s id and url (services return the row, not the job)."""
     job = Job.objects.filter(target_type=ContentType.objects.get_for_model(type(obj)), target_id=str(obj.pk)).latest(
         "pk"
@@ -228,6 +231,20 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
         return self._action(request, "restart")
 
     @extend_schema(
+        summary="Give a machine a new external IP",
+        request=None,
+        responses=_ACCEPTED,
+        description="Allocates an external IP and attaches it (it is released when the machine is deleted). "
+        "409 unless the machine is active or stopped and has none; 409 over the external-IP quota; "
+        "400 (`unsupported`) if the cloud has no external IPs. To attach an IP the tenancy already has, "
+        "use `external-ips/{id}/attach/`.",
+    )
+    @action(detail=True, methods=["post"], url_path="external-ip")
+    def external_ip(self, request: Request, tenancy_id: str, pk: str) -> Response:
+        job = services.machine_ip_new(machine=self.get_object(), user=signed_in_user(request))
+        return job_accepted(request, job)
+
+    @extend_schema(
         summary="A machine's console log",
         description="The last `lines` lines of the machine's serial console, read from the cloud now. "
         "409 while the machine has no server on the cloud; 400 (`unsupported`) if the cloud keeps no console logs.",
@@ -241,7 +258,7 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
         query.is_valid(raise_exception=True)
         lines = query.validated_data["lines"]
         user = signed_in_user(request)
-        if not selectors.catalogue_get(tenancy=machine.tenancy, user=user).capabilities.get("console_log"):
+        if not selectors.capabilities_get(tenancy=machine.tenancy, user=user).get("console_log"):
             raise Unsupported(f"{machine.tenancy.cloud.name} keeps no console logs.")
         if not machine.cloud_id:
             raise Conflict(f"{machine.name} has no server on the cloud yet.")
@@ -263,6 +280,127 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
         kind = services.machine_console_kind(machine=machine, user=signed_in_user(request))
         url = request.build_absolute_uri(reverse("machines:console", args=[machine.tenancy_id, machine.pk]))
         return Response({"kind": kind.value, "url": url})
+
+
+# --- a machine's firewall --------------------------------------------------------------------------
+
+
+@extend_schema(tags=["machines"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="List a machine's firewall rules",
+        description="What may reach the machine (everything else is refused; everything may leave), from Atrium's "
+        "database, oldest first: the first rules (SSH and ping from anywhere), then those added. A rule being "
+        "added or removed has its `task`; one the cloud refused has its `fault`. Empty for machines without a "
+        "firewall of their own (the machine's `firewall` is false).",
+    ),
+    retrieve=extend_schema(summary="Get a firewall rule"),
+)
+class FirewallRuleViewSet(
+    _InTenancy, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[FirewallRule]
+):
+    """The inbound rules of a machine's own firewall."""
+
+    serializer_class = FirewallRuleSerializer
+    queryset = FirewallRule.objects.none()
+
+    def machine(self) -> Machine:
+        return selectors.machine_get(
+            user=self.request.user, tenancy_id=self.tenancy_id, machine_id=int(self.kwargs["machine_id"])
+        )
+
+    def get_queryset(self) -> QuerySet[FirewallRule]:
+        if _fake(self):
+            return FirewallRule.objects.none()
+        _, rules = selectors.firewall_rule_list(
+            user=self.request.user, tenancy_id=self.tenancy_id, machine_id=int(self.kwargs["machine_id"])
+        )
+        return rules
+
+    def get_object(self) -> FirewallRule:
+        return selectors.firewall_rule_get(
+            user=self.request.user,
+            tenancy_id=self.tenancy_id,
+            machine_id=int(self.kwargs["machine_id"]),
+            rule_id=int(self.kwargs["pk"]),
+        )
+
+    @extend_schema(
+        summary="Open a machine's firewall",
+        description="Checks the rule (ports only for TCP and UDP, 1 to 65535, `port_max` not below `port_min`; "
+        "`remote_cidr` an address or network, anywhere when omitted; not a rule the machine has: 400 with "
+        '`fields`), records it (listed at once, as "adding") and answers 202 with the job that adds it and, in '
+        "`firewall_rule`, the new rule's id and url. 409 unless the machine is active or stopped and has a "
+        "firewall of its own; 400 (`unsupported`) where the cloud gives machines none.",
+        request=FirewallRuleCreateSerializer,
+        responses={202: FirewallRuleAcceptedSerializer},
+        examples=[
+            OpenApiExample(
+                "Jupyter from the institute's network",
+                value={"protocol": "tcp", "port_min": 8888, "remote_cidr": "192.0.2.0/24"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Web (HTTP and HTTPS need two rules: 80 and 443)",
+                value={"protocol": "tcp", "port_min": 443},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A UDP range from one address",
+                value={"protocol": "udp", "port_min": 60000, "port_max": 61000, "remote_cidr": "198.51.100.7"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Adding",
+                value=_accepted_example(
+                    "machines.firewall_add",
+                    "Add firewall rule",
+                    "machines.firewallrule",
+                    17,
+                    "TCP port 8888 (Jupyter) from 192.0.2.0/24",
+                )
+                | {
+                    "firewall_rule": {
+                        "id": 17,
+                        "url": "https://atrium.example.org/api/v1/tenancies/3/machines/42/firewall-rules/17/",
+                        "description": "TCP port 8888 (Jupyter) from 192.0.2.0/24",
+                    }
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+            OpenApiExample(
+                "A port with ICMP",
+                value={
+                    "error": {
+                        "status": 400,
+                        "code": "bad_input",
+                        "message": "That firewall rule is not valid.",
+                        "fields": {"port_min": ["ICMP rules have no ports."]},
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def create(self, request: Request, tenancy_id: str, machine_id: str) -> Response:
+        machine = self.machine()  # another tenancy's machine: 404 whatever the body says
+        body = FirewallRuleCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rule = services.firewall_rule_add(machine=machine, user=signed_in_user(request), **body.validated_data)
+        return _created(request, FirewallRuleAcceptedSerializer, rule)
+
+    @extend_schema(
+        summary="Remove a firewall rule",
+        responses=_ACCEPTED,
+        description="Answers 202 with the job that removes it (a rule the cloud refused is only dropped). "
+        "409 while the rule is busy, or unless the machine is active or stopped.",
+    )
+    def destroy(self, request: Request, tenancy_id: str, machine_id: str, pk: str) -> Response:
+        return job_accepted(
+            request, services.firewall_rule_remove(rule=self.get_object(), user=signed_in_user(request))
+        )
 
 
 # --- the catalogue, quotas and networks ----------------------------------------------------------

@@ -3,7 +3,8 @@ from typing import Any
 from django import template
 from django.db.models import Count
 
-from apps.machines.models import Machine
+from apps.machines.models import FirewallRule, Machine
+from apps.machines.selectors import capabilities_cached
 from apps.tenancies.models import Tenancy
 
 register = template.Library()
@@ -29,6 +30,17 @@ def quota_amount(value: int | None, units: str) -> str:
     return f"{value} {units}".strip()
 
 
+@register.filter
+def firewall_remove_question(rule: FirewallRule) -> str:
+    """What removing the rule asks (the button's confirmation and the confirmation page)."""
+    question = f"Remove {rule.description} from the firewall of {rule.machine.name}?"
+    if rule.fault or not rule.cloud_id:
+        return f"Dismiss {rule.description}? The cloud never had it."
+    if rule.protocol == "tcp" and rule.port_min is not None and rule.port_min <= 22 <= (rule.port_max or 0):
+        question += " SSH connections it lets in will be refused."
+    return question
+
+
 @register.inclusion_tag("machines/_summary_card.html")
 def machines_summary(tenancy: Tenancy) -> dict[str, Any]:
     """The tenancy overview's resources card: machines by status, volumes, IPs (two queries)."""
@@ -39,3 +51,10 @@ def machines_summary(tenancy: Tenancy) -> dict[str, Any]:
         "counts": sorted(counts.items()),
         "recent": list(Machine.objects.filter(tenancy=tenancy).order_by("-created_at")[:5]),
     }
+
+
+@register.simple_tag
+def tenancy_offers(tenancy: Tenancy) -> dict[str, Any]:
+    """What the tenancy's cloud offers, from the cached catalogue (no cloud call); empty
+    until the first read, so pages show everything rather than hide what may be there."""
+    return capabilities_cached(tenancy=tenancy) or {}

@@ -65,3 +65,17 @@ def physicist_client(physicist) -> Client:
     client = Client()
     client.force_login(physicist)
     return client
+
+
+@pytest.fixture
+def machine(physics, physicist, ubuntu, small):
+    """A machine Atrium made, active, with the firewall rules its create job stored."""
+    from apps.jobs.models import Job
+    from apps.jobs.runner import job_run
+    from apps.machines.services import machine_create
+
+    machine = machine_create(tenancy=physics, user=physicist, name="web", image_id=ubuntu, size_id=small)
+    job_run(Job.objects.latest("pk").pk)
+    machine.refresh_from_db()
+    assert (machine.status, machine.has_firewall) == ("ACTIVE", True)
+    return machine

@@ -443,3 +443,16 @@ def test_console_of_a_machine_without_one_or_not_active_is_409(physicist_client,
         "opens when it is active"
         in error(physicist_client.get(url(physics, f"machines/{active.pk}/console/")), 409)["message"]
     )
+
+
+def test_a_machine_gets_a_new_external_ip_as_on_its_page(physicist_client, physics, active):
+    machine_url = url(physics, f"machines/{active.pk}/")
+    job = accepted(post(physicist_client, machine_url + "external-ip/"))
+    assert job["kind"] == "machines.ip_new"
+    address = physicist_client.get(machine_url).json()["external_ip"]
+    assert address
+    listed = physicist_client.get(url(physics, "external-ips/")).json()["results"]
+    assert [(i["address"], i["machine"]["id"]) for i in listed] == [(address, active.pk)]
+    assert "already has the external IP" in error(post(physicist_client, machine_url + "external-ip/"), 409)["message"]
+    accepted(physicist_client.delete(machine_url))  # and it goes with the machine
+    assert physicist_client.get(url(physics, "external-ips/")).json()["count"] == 0

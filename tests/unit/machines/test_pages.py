@@ -194,3 +194,42 @@ def test_the_list_page_makes_the_same_queries_for_5_and_50_machines(physics, phy
         html = physicist_client.get(url).content.decode()
     assert html.count('id="machine-row-') == 50
     assert len(fifty) == len(five), [q["sql"] for q in fifty.captured_queries]
+
+
+def test_the_menu_offers_volumes_and_ips_only_where_the_cloud_has_them(physics, physicist_client, catalogue):
+    overview = reverse("tenancies:detail", args=[physics.pk])
+    volumes, ips = reverse("machines:volumes", args=[physics.pk]), reverse("machines:ips", args=[physics.pk])
+    html = physicist_client.get(overview).content.decode()
+    assert f'href="{volumes}"' in html
+    assert f'href="{ips}"' in html
+    # A cloud without Cinder (like the OpenStack CI runs against): the catalogue says so, the menu follows.
+    catalogue.capabilities = {**catalogue.capabilities, "volumes": False}
+    catalogue.save()
+    html = physicist_client.get(overview).content.decode()
+    assert f'href="{volumes}"' not in html
+    assert f'href="{ips}"' in html
+
+
+def test_machine_pages_do_not_wait_for_the_cloud_when_the_catalogue_is_old(
+    physics, physicist, physicist_client, ubuntu, small, catalogue, cloud
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.clouds.local.services import local_fault_inject
+    from apps.machines.models import Catalogue
+
+    machine = create(physics, physicist, ubuntu, small)
+    run_latest(machine)
+    Catalogue.objects.filter(tenancy=physics).update(refreshed_at=timezone.now() - timedelta(days=1))
+    local_fault_inject(cloud=cloud, operation="*", kind="unreachable", message="The cloud is down.")
+    # The cloud is down and the catalogue a day old: the pages still show the machine and its panels.
+    for name, args in [
+        ("machines:detail", [physics.pk, machine.pk]),
+        ("machines:ips", [physics.pk]),
+        ("machines:volumes", [physics.pk]),
+    ]:
+        response = physicist_client.get(reverse(name, args=args))
+        assert response.status_code == 200, name
+        assert "does not offer" not in response.content.decode(), name

@@ -199,6 +199,25 @@ def test_volume_create_attach_detach_delete(physics, physicist, ubuntu, small):
     assert not Volume.objects.exists()
 
 
+def test_a_sync_where_nothing_changed_rewrites_no_machine_and_tells_no_page(physics, physicist, ubuntu, small):
+    for name in ("a", "b", "c"):
+        run_latest(create(physics, physicist, ubuntu, small, name=name))
+    tenancy_sync_start(tenancy=physics, requested_by=physicist)
+    job_run(Job.objects.latest("pk").pk)
+    before = {m.pk: (m.updated_at, m.observed_at) for m in Machine.objects.all()}
+
+    job = tenancy_sync_start(tenancy=physics, requested_by=physicist)
+    job_run(job.pk)
+
+    after = {m.pk: (m.updated_at, m.observed_at) for m in Machine.objects.all()}
+    assert {pk: updated for pk, (updated, _) in after.items()} == {pk: updated for pk, (updated, _) in before.items()}
+    for pk, (_, seen_before) in before.items():  # but Atrium did look
+        seen_after = after[pk][1]
+        assert seen_before is not None
+        assert seen_after is not None
+        assert seen_after > seen_before
+
+
 def test_sync_adopts_what_was_made_outside_and_drops_what_is_gone(
     physics, physicist, ubuntu, small, django_capture_on_commit_callbacks
 ):
@@ -245,6 +264,24 @@ def test_sync_finds_the_server_of_a_create_whose_worker_died(physics, physicist,
     assert machine.task == ""
     assert not machine.external
     assert Machine.objects.count() == 1
+
+
+def test_a_create_resumed_after_its_worker_died_takes_the_server_already_made(physics, physicist, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    driver = driver_for_tenancy(physics)
+    # Attempt 1 made the server and its worker died before storing its id; the job is queued again.
+    made = driver.machine_create(
+        name=machine.name, image_id=ubuntu, size_id=small, metadata={"atrium_machine": str(machine.pk)}
+    )
+    Job.objects.filter(target_id=str(machine.pk)).update(attempts=1, max_attempts=2)
+
+    job = run_latest(machine)
+
+    machine.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert machine.cloud_id == made.id
+    assert [m.id for m in driver.machines()] == [made.id]  # not a second server
+    assert job.log_lines.filter(message__startswith="Found the server an earlier attempt created").exists()
 
 
 def test_another_tenancys_machine_cannot_be_attached(physics, biology, physicist, biologist, ubuntu, small):
