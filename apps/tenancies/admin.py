@@ -1,11 +1,19 @@
 import json
+import tempfile
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from apps.clouds.errors import BadInput, CloudError
 
 from .models import Cloud, Membership, Tenancy
+from .services import cloud_register
 
 
 class CredentialsForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -45,6 +53,50 @@ class CredentialsAdminMixin:
         return ", ".join(keys) + " (values hidden)" if keys else "none"
 
 
+class CloudsYamlForm(forms.Form):
+    """The admin's way to what `manage.py cloud_register` does: paste a clouds.yaml."""
+
+    name = forms.CharField(max_length=100, help_text="The cloud's name in Atrium (an existing one is updated).")
+    clouds_yaml = forms.CharField(
+        label="clouds.yaml",
+        widget=forms.Textarea(attrs={"rows": 14, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="The file's text, as Horizon or `openstack` gives it. Secrets in it are stored encrypted.",
+    )
+    entry = forms.CharField(max_length=100, help_text="The entry under clouds: to use.")
+    with_credentials = forms.BooleanField(
+        required=False,
+        label="Keep the entry's credentials for the cloud",
+        help_text="Leave off when every tenancy brings its own application credential (the usual set-up).",
+    )
+    federated = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Per-user federation: identity provider",
+        help_text="Keystone's OS-FEDERATION identity provider name, to act as each user; no credential is kept.",
+    )
+    protocol = forms.CharField(max_length=100, initial="openid", help_text="With federation: the protocol's name.")
+
+    def register(self) -> tuple[Cloud, bool] | None:
+        """Register the cloud, or put what is wrong on the form and return None."""
+        data = self.cleaned_data
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:
+            file.write(data["clouds_yaml"])
+            file.flush()
+            try:
+                return cloud_register(
+                    name=data["name"],
+                    clouds_yaml=file.name,
+                    entry=data["entry"],
+                    with_credentials=data["with_credentials"],
+                    federated=data["federated"].strip(),
+                    protocol=data["protocol"].strip(),
+                )
+            except BadInput as exc:
+                # The loader's message names the temporary file; name what the operator pasted.
+                self.add_error("clouds_yaml", exc.message.replace(file.name, "the clouds.yaml"))
+                return None
+
+
 @admin.register(Cloud)
 class CloudAdmin(CredentialsAdminMixin, admin.ModelAdmin[Cloud]):
     list_display = ["name", "driver", "endpoint", "created_at"]
@@ -54,6 +106,31 @@ class CloudAdmin(CredentialsAdminMixin, admin.ModelAdmin[Cloud]):
     readonly_fields = ["credentials_summary"]
     form = CredentialsForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    change_list_template = "admin/tenancies/cloud/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        register = path(
+            "register/",
+            self.admin_site.admin_view(self.register_view),
+            name="tenancies_cloud_register",
+        )
+        return [register, *super().get_urls()]
+
+    def register_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form = CloudsYamlForm(request.POST or None)
+        if request.method == "POST" and form.is_valid() and (registered := form.register()) is not None:
+            cloud, created = registered
+            self.message_user(request, f"{'Registered' if created else 'Updated'} {cloud.name} at {cloud.endpoint}.")
+            return HttpResponseRedirect(reverse("admin:tenancies_cloud_change", args=[cloud.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Register an OpenStack cloud from clouds.yaml",
+            "form": form,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/tenancies/cloud/register.html", context)
 
 
 class MembershipInline(admin.TabularInline[Membership, Tenancy]):
@@ -72,6 +149,22 @@ class TenancyAdmin(CredentialsAdminMixin, admin.ModelAdmin[Tenancy]):
     readonly_fields = ["credentials_summary"]
     form = CredentialsForm
     inlines = [MembershipInline]
+    actions = ["check_access"]
+
+    @admin.action(description="Check Atrium can reach the selected tenancies' projects")
+    def check_access(self, request: HttpRequest, queryset: QuerySet[Tenancy]) -> None:
+        """Reads each project's quotas with the tenancy's own credentials (nothing changes)."""
+        from apps.clouds.registry import driver_for_tenancy
+
+        for tenancy in queryset.select_related("cloud"):
+            try:
+                quotas = driver_for_tenancy(tenancy, user=request.user).quotas()  # type: ignore[arg-type]
+            except CloudError as exc:
+                self.message_user(request, f"{tenancy.name}: {exc.message}", messages.ERROR)
+                continue
+            machines = next((q for q in quotas if q.resource == "machines"), None)
+            use = f" ({machines.used} of {machines.limit} machines in use)" if machines and machines.limit else ""
+            self.message_user(request, f"{tenancy.name}: reached project {tenancy.project_id}{use}.")
 
 
 @admin.register(Membership)

@@ -1,5 +1,8 @@
 """Operators register an OpenStack cloud and map projects to tenancies from clouds.yaml entries."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
@@ -103,3 +106,87 @@ def test_a_federated_cloud_keeps_no_credentials(clouds_yaml, capsys):
     assert (cloud.options["identity_provider"], cloud.options["protocol"]) == ("uni-idp", "openid")
     assert cloud.credentials == {}  # the secret registered before is gone
     assert "per-user federation through uni-idp/openid" in capsys.readouterr().out
+
+
+# --- the same in the admin ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def operator_client(db):
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory(username="ops", is_staff=True, is_superuser=True))
+    return client
+
+
+def test_the_admin_registers_a_cloud_from_a_pasted_clouds_yaml(operator_client, clouds_yaml):
+    listing = operator_client.get("/admin/tenancies/cloud/").content.decode()
+    assert "/admin/tenancies/cloud/register/" in listing  # the button on the clouds list
+    form = {
+        "name": "Research cloud",
+        "clouds_yaml": Path(clouds_yaml).read_text(),
+        "entry": "research",
+        "protocol": "openid",
+    }
+    response = operator_client.post("/admin/tenancies/cloud/register/", form)
+    cloud = Cloud.objects.get(name="Research cloud")
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/tenancies/cloud/{cloud.pk}/change/"
+    assert (cloud.endpoint, cloud.options["region_name"]) == ("https://keystone.example.ac.uk:5000/v3", "RegionTwo")
+    assert cloud.credentials == {}  # tenancies bring their own unless the operator keeps the entry's
+
+    operator_client.post("/admin/tenancies/cloud/register/", {**form, "with_credentials": "on"})
+    assert Cloud.objects.get().credentials["application_credential_secret"] == SECRET
+    operator_client.post("/admin/tenancies/cloud/register/", {**form, "federated": "uni-idp"})
+    cloud = Cloud.objects.get()
+    assert (cloud.options["auth"], cloud.options["identity_provider"], cloud.credentials) == (
+        "federated",
+        "uni-idp",
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "entry", "message"),
+    [
+        ("clouds: {research: {auth: {username: x}}}", "research", "auth_url"),
+        ("clouds: {}", "research", "Cannot read cloud"),
+        ("clouds: [not, a, mapping", "research", "Cannot read cloud"),
+    ],
+)
+def test_the_admin_shows_what_is_wrong_with_a_pasted_clouds_yaml(operator_client, text, entry, message):
+    form = {"name": "X", "clouds_yaml": text, "entry": entry, "protocol": "openid"}
+    response = operator_client.post("/admin/tenancies/cloud/register/", form)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert message in page
+    assert tempfile.gettempdir() not in page  # names what was pasted, not where Atrium put it
+    assert text.split(":")[0] in page  # the pasted text is kept in the form
+    assert not Cloud.objects.exists()
+
+
+def test_checking_access_reports_each_tenancy(operator_client):
+    from apps.clouds.local.seed import local_cloud_seed
+    from tests.factories import CloudFactory, TenancyFactory
+
+    local = CloudFactory(name="Local", driver=Cloud.Driver.LOCAL)
+    local_cloud_seed(local, projects=["physics"])
+    physics = TenancyFactory(name="Physics", cloud=local, project_id="physics")
+    nowhere = CloudFactory(name="Gone", driver=Cloud.Driver.OPENSTACK, endpoint="http://127.0.0.1:9/v3")
+    chemistry = TenancyFactory(
+        name="Chemistry",
+        cloud=nowhere,
+        project_id="p-1",
+        credentials={"application_credential_id": "a", "application_credential_secret": "b"},
+    )
+    response = operator_client.post(
+        "/admin/tenancies/tenancy/",
+        {"action": "check_access", "_selected_action": [physics.pk, chemistry.pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith("Physics: reached project physics (0 of") for m in shown), shown
+    assert any(m.startswith("Chemistry: The cloud could not be reached") for m in shown), shown

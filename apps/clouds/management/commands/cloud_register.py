@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.clouds.errors import BadInput
-from apps.tenancies.models import Cloud
+from apps.tenancies.services import cloud_register
 
 
 class Command(BaseCommand):
@@ -44,22 +44,21 @@ class Command(BaseCommand):
         protocol: str,
         **o: Any,
     ) -> None:
-        from apps.clouds.openstack.sdk import clouds_yaml_entry
-
         try:
-            auth_url, options, credentials = clouds_yaml_entry(clouds_yaml, cloud)
+            target, created = cloud_register(
+                name=name,
+                clouds_yaml=clouds_yaml,
+                entry=cloud,
+                with_credentials=not without_credentials,
+                federated=federated,
+                protocol=protocol,
+            )
         except BadInput as exc:
             raise CommandError(exc.message) from exc
-        if federated:
-            options.update(auth="federated", identity_provider=federated, protocol=protocol)
-            without_credentials = True
-        defaults: dict[str, Any] = {"driver": Cloud.Driver.OPENSTACK, "endpoint": auth_url, "options": options}
-        if federated:
-            defaults["credentials"] = {}  # acts as each user: no long-lived credential at all
-        elif not without_credentials:
-            defaults["credentials"] = credentials
-        target, created = Cloud.objects.update_or_create(name=name, defaults=defaults)
-        kept = "no credentials" if without_credentials else f"credentials: {', '.join(sorted(credentials)) or 'none'}"
+        stored = sorted(target.credentials or {})
+        kept = "no credentials" if not stored else f"credentials: {', '.join(stored)}"
         if federated:
             kept = f"per-user federation through {federated}/{protocol}, no credentials"
-        self.stdout.write(f"{'Registered' if created else 'Updated'} cloud {target.name} at {auth_url} ({kept}).")
+        self.stdout.write(
+            f"{'Registered' if created else 'Updated'} cloud {target.name} at {target.endpoint} ({kept})."
+        )
