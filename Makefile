@@ -105,8 +105,9 @@ schema-check: install
 	diff -u docs/openapi.yaml var/openapi.yaml || \
 	  { echo "docs/openapi.yaml is out of date: run 'make schema' and commit it."; exit 1; }
 
+## make bench: benchmarks in tests/perf (or PYTEST_ARGS=tests/perf/bench_openstack.py); figures, no pass/fail on time.
 bench: install
-	$(BIN)/python -m pytest tests/perf -o python_files="bench_*.py" -p no:randomly -s -q
+	$(BIN)/python -m pytest $(or $(PYTEST_ARGS),tests/perf) -o python_files="bench_*.py" -p no:randomly -s -q
 
 ## Maintainers: re-pin Python dependencies / re-vendor front-end files.
 lock: install
