@@ -72,7 +72,7 @@ test-openstack: install
 	@status=0; \
 	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	  ATRIUM_TEST_OPENSTACK_CLOUDS_YAML=$(OSRIG_DIR)/clouds.yaml ATRIUM_TEST_OPENSTACK_AUTH=$(OPENSTACK_AUTH) \
-	  $(BIN)/pytest tests/contract -p no:randomly -rs $(PYTEST_ARGS) || status=$$?; \
+	  $(BIN)/pytest tests/contract -p no:randomly -rs --timeout=1200 $(PYTEST_ARGS) || status=$$?; \
 	OSRIG_DIR=$(OSRIG_DIR) bash tests/openstack/down.sh; \
 	exit $$status
 
@@ -107,7 +107,7 @@ schema-check: install
 
 ## make bench: benchmarks in tests/perf (or PYTEST_ARGS=tests/perf/bench_openstack.py); figures, no pass/fail on time.
 bench: install
-	$(BIN)/python -m pytest $(or $(PYTEST_ARGS),tests/perf) -o python_files="bench_*.py" -p no:randomly -s -q
+	$(BIN)/python -m pytest $(or $(PYTEST_ARGS),tests/perf) -o python_files="bench_*.py" -p no:randomly -s -q --timeout=3600
 
 ## Maintainers: re-pin Python dependencies / re-vendor front-end files.
 lock: install

@@ -138,7 +138,14 @@ if CHANNEL_LAYER == "redis":
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="atrium")},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default; the layer's receive is
+                # a BZPOPMIN that blocks for up to 5 s, so an idle websocket's consumer died
+                # with "Timeout reading from" Redis and missed what came next
+                # (django/channels_redis#422). Reads may wait longer than the block.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="atrium"),
+            },
         }
     }
 elif CHANNEL_LAYER == "memory":

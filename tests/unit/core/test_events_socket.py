@@ -1,26 +1,15 @@
 """The live-events websocket, through the real ASGI application (Origin check,
 session auth) and the configured channel layer (Redis in the PostgreSQL run)."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from apps.core.events import push_to_user
-from portal.asgi import application
+from tests.sockets import opened, refusal, session_cookie
 
-
-def session_cookie(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-def communicator(cookie: bytes | None = None, origin: bytes = b"http://127.0.0.1") -> WebsocketCommunicator:
-    headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
-    if cookie:
-        headers.append((b"cookie", cookie))
-    return WebsocketCommunicator(application, "/ws/events/", headers=headers)
+EVENTS = "/ws/events/"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -28,16 +17,12 @@ def test_a_user_receives_fragments_pushed_to_them_and_not_to_others(physicist, b
     mine, theirs = session_cookie(physicist), session_cookie(biologist)
 
     async def scenario():
-        me, other = communicator(mine), communicator(theirs)
-        assert (await me.connect())[0]
-        assert (await other.connect())[0]
-        await sync_to_async(push_to_user)(
-            user_id=physicist.pk, html='<div id="toasts" hx-swap-oob="beforeend">hi</div>'
-        )
-        assert "hi" in await me.receive_from(timeout=3)
-        assert await other.receive_nothing(timeout=0.3)
-        await me.disconnect()
-        await other.disconnect()
+        async with opened(EVENTS, mine) as me, opened(EVENTS, theirs) as other:
+            await sync_to_async(push_to_user)(
+                user_id=physicist.pk, html='<div id="toasts" hx-swap-oob="beforeend">hi</div>'
+            )
+            assert "hi" in await me.receive_from(timeout=3)
+            assert await other.receive_nothing(timeout=0.3)
 
     async_to_sync(scenario)()
 
@@ -45,9 +30,7 @@ def test_a_user_receives_fragments_pushed_to_them_and_not_to_others(physicist, b
 @pytest.mark.django_db(transaction=True)
 def test_signed_out_connections_are_refused():
     async def scenario():
-        connected, code = await communicator(None).connect()
-        assert not connected
-        assert code == 4401
+        assert await refusal(EVENTS, None) == 4401
 
     async_to_sync(scenario)()
 
@@ -57,7 +40,23 @@ def test_connections_from_another_origin_are_refused(physicist):
     cookie = session_cookie(physicist)
 
     async def scenario():
-        connected, _ = await communicator(cookie, origin=b"https://evil.example").connect()
-        assert not connected
+        await refusal(EVENTS, cookie, origin=b"https://evil.example")
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_left_idle_still_receives_what_comes_next(physicist):
+    """An idle socket outlives the channel layer's blocking read (5 s): with redis-py 8's
+    default read timeout the consumer died there, and the page missed later events."""
+    cookie = session_cookie(physicist)
+
+    async def scenario():
+        async with opened(EVENTS, cookie) as page:
+            await asyncio.sleep(7)  # nothing to say for a while
+            await sync_to_async(push_to_user)(
+                user_id=physicist.pk, html='<div id="toasts" hx-swap-oob="beforeend">later</div>'
+            )
+            assert "later" in await page.receive_from(timeout=5)
 
     async_to_sync(scenario)()

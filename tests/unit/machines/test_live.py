@@ -7,8 +7,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from apps.machines import services
-from tests.unit.core.test_events_socket import session_cookie
-from tests.unit.jobs.test_live import receive_until, socket
+from tests.sockets import opened, receive_until, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,32 +19,50 @@ def test_the_list_gets_a_row_for_a_new_machine_then_its_changes_then_its_removal
     outsider = session_cookie(biologist)
 
     async def scenario():
-        page = socket(cookie, f"/ws/tenancies/{physics.pk}/?machines=&new_machines=1")
-        assert (await page.connect())[0]
-        other = socket(outsider, f"/ws/tenancies/{biology.pk}/?machines=&new_machines=1")
-        assert (await other.connect())[0]
+        async with (
+            opened(f"/ws/tenancies/{physics.pk}/?machines=&new_machines=1", cookie) as page,
+            opened(f"/ws/tenancies/{biology.pk}/?machines=&new_machines=1", outsider) as other,
+        ):
+            machine = await sync_to_async(services.machine_create)(
+                tenancy=physics, user=physicist, name="live-1", image_id=ubuntu, size_id=small
+            )
+            html = await receive_until(page, f'id="machine-row-{machine.pk}"')
+            assert '<tbody id="machine-rows" hx-swap-oob="afterbegin">' in html
+            assert "Building" in html
 
-        machine = await sync_to_async(services.machine_create)(
-            tenancy=physics, user=physicist, name="live-1", image_id=ubuntu, size_id=small
-        )
-        html = await receive_until(page, f'id="machine-row-{machine.pk}"')
-        assert '<tbody id="machine-rows" hx-swap-oob="afterbegin">' in html
-        assert "Building" in html
+            job = await sync_to_async(Job.objects.get)()
+            await sync_to_async(job_run)(job.pk)
+            html = await receive_until(page, 'data-status="ACTIVE"')
+            assert f'<tr hx-swap-oob="true" id="machine-row-{machine.pk}">' in html
 
-        job = await sync_to_async(Job.objects.get)()
-        await sync_to_async(job_run)(job.pk)
-        html = await receive_until(page, 'data-status="ACTIVE"')
-        assert f'<tr hx-swap-oob="true" id="machine-row-{machine.pk}">' in html
+            await sync_to_async(services.machine_delete)(machine=machine, user=physicist)
+            delete_job = await sync_to_async(Job.objects.latest)("pk")
+            await sync_to_async(job_run)(delete_job.pk)
+            html = await receive_until(page, 'hx-swap-oob="delete"')
+            assert f'<tr id="machine-row-{machine.pk}" hx-swap-oob="delete"></tr>' in html
 
-        await sync_to_async(services.machine_delete)(machine=machine, user=physicist)
-        delete_job = await sync_to_async(Job.objects.latest)("pk")
-        await sync_to_async(job_run)(delete_job.pk)
-        html = await receive_until(page, 'hx-swap-oob="delete"')
-        assert f'<tr id="machine-row-{machine.pk}" hx-swap-oob="delete"></tr>' in html
+            # The other tenancy's page heard nothing of it.
+            assert await other.receive_nothing(timeout=0.5)
 
-        # The other tenancy's page heard nothing of it.
-        assert await other.receive_nothing(timeout=0.5)
-        await page.disconnect()
-        await other.disconnect()
+    async_to_sync(scenario)()
+
+
+def test_the_machine_page_shows_a_new_job_as_it_is_asked_for(physics, physicist, ubuntu, small):
+    cookie = session_cookie(physicist)
+    machine = services.machine_create(tenancy=physics, user=physicist, name="live-page", image_id=ubuntu, size_id=small)
+    job_run(Job.objects.get().pk)
+    machine.refresh_from_db()
+
+    async def scenario():
+        async with opened(f"/ws/tenancies/{physics.pk}/?machine={machine.pk}", cookie) as page:
+            # Asked for elsewhere (another tab, the API): the page's jobs table gains it.
+            rule = await sync_to_async(services.firewall_rule_add)(
+                machine=machine, user=physicist, protocol="tcp", port_min=8888
+            )
+            html = await receive_until(page, 'id="machine-jobs"')
+        job = await sync_to_async(Job.objects.latest)("pk")
+        assert f"#{job.pk}" in html
+        assert "Add firewall rule" in html
+        assert rule.description in html  # and the rule, being added
 
     async_to_sync(scenario)()

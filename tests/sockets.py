@@ -1,0 +1,64 @@
+"""Websocket clients for tests: the real ASGI application (Origin check, session
+auth) and the configured channel layer (Redis in the PostgreSQL run).
+
+Every socket a scenario opens is closed before the scenario's event loop ends.
+Otherwise `async_to_sync` cancels what is left when it closes the loop, and a
+consumer cancelled in the middle of a Redis channel-layer read can lose that
+cancellation and go on polling Redis for ever: the suite once hung in CI on a
+refused socket that was never closed. `opened` and `refusal` close their socket
+whatever happens, so a failed assertion fails the test instead of hanging it.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from portal.asgi import application
+
+ORIGIN = b"http://127.0.0.1"
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def _communicator(path: str, cookie: bytes | None, origin: bytes) -> WebsocketCommunicator:
+    headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+@asynccontextmanager
+async def opened(path: str, cookie: bytes | None, origin: bytes = ORIGIN) -> AsyncIterator[WebsocketCommunicator]:
+    """A socket the server accepted, closed on the way out."""
+    page = _communicator(path, cookie, origin)
+    try:
+        connected, code = await page.connect()
+        assert connected, f"{path} was refused (close code {code})"
+        yield page
+    finally:
+        await page.disconnect()
+
+
+async def refusal(path: str, cookie: bytes | None, origin: bytes = ORIGIN) -> int | None:
+    """Connect expecting to be refused; the close code the server gave."""
+    page = _communicator(path, cookie, origin)
+    try:
+        connected, code = await page.connect()
+    finally:
+        await page.disconnect()
+    assert not connected, f"{path} was accepted"
+    return code
+
+
+async def receive_until(page: WebsocketCommunicator, text: str, timeout: float = 5) -> str:
+    """Everything the page received up to and including `text`."""
+    seen = ""
+    while text not in seen:
+        seen += await page.receive_from(timeout=timeout)
+    return seen
