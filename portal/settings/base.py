@@ -143,7 +143,16 @@ if CHANNEL_LAYER == "redis":
                 # a BZPOPMIN that blocks for up to 5 s, so an idle websocket's consumer died
                 # with "Timeout reading from" Redis and missed what came next
                 # (django/channels_redis#422). Reads may wait longer than the block.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                # redis-py 8 also caps a pool at 100 connections and fails beyond that at
+                # once ("Too many connections"): when every open page reconnects after a
+                # restart, some sockets died joining their group. Redis allows 10000 clients.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                    }
+                ],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="atrium"),
             },
         }
