@@ -3,9 +3,10 @@ auth) and the configured channel layer (Redis in the PostgreSQL run).
 
 Every socket a scenario opens is closed before the scenario's event loop ends.
 Otherwise `async_to_sync` cancels what is left when it closes the loop, and a
-consumer cancelled in the middle of a Redis channel-layer read can lose that
-cancellation and go on polling Redis for ever: the suite once hung in CI on a
-refused socket that was never closed. `opened` and `refusal` close their socket
+consumer cancelled twice at once (by the loop's teardown and by its own
+cleanup) is a fragile path: with a Redis socket timeout, Python 3.11's
+asyncio.wait_for lost the cancellation and the consumer polled Redis for ever,
+and the suite hung in CI on a refused socket that was never closed. `opened` and `refusal` close their socket
 whatever happens, so a failed assertion fails the test instead of hanging it.
 """
 

@@ -139,17 +139,20 @@ if CHANNEL_LAYER == "redis":
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default; the layer's receive is
-                # a BZPOPMIN that blocks for up to 5 s, so an idle websocket's consumer died
-                # with "Timeout reading from" Redis and missed what came next
-                # (django/channels_redis#422). Reads may wait longer than the block.
-                # redis-py 8 also caps a pool at 100 connections and fails beyond that at
-                # once ("Too many connections"): when every open page reconnects after a
-                # restart, some sockets died joining their group. Redis allows 10000 clients.
+                # No socket timeout, as before redis-py 8. Its new 5 s default killed idle
+                # consumers: the layer's receive is a BZPOPMIN that blocks for up to 5 s, so the
+                # read timed out ("Timeout reading from", django/channels_redis#422) and pages
+                # missed what came next. Any timeout also sends each command through
+                # asyncio.wait_for, which on Python 3.11 can swallow a cancellation: a consumer
+                # whose socket closed then polled Redis for ever (seen under uvicorn; the
+                # BZPOPMIN itself returns every 5 s). redis-py 8 also caps a pool at 100
+                # connections and fails beyond that at once ("Too many connections"): when
+                # every open page reconnects after a restart, some sockets died joining their
+                # group. Redis allows 10000 clients.
                 "hosts": [
                     {
                         "address": REDIS_URL,
-                        "socket_timeout": 30,
+                        "socket_timeout": None,
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
                     }
                 ],
