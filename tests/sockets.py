@@ -10,6 +10,8 @@ and the suite hung in CI on a refused socket that was never closed. `opened` and
 whatever happens, so a failed assertion fails the test instead of hanging it.
 """
 
+import html
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +27,13 @@ def session_cookie(user) -> bytes:
     client = Client()
     client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def live_path(page: str) -> str:
+    """The tenancy socket a rendered page connects to (its `ws-connect`)."""
+    found = re.search(r'ws-connect="(/ws/tenancies/[^"]+)"', page)
+    assert found, "the page has no live tenancy socket"
+    return html.unescape(found.group(1))
 
 
 def _communicator(path: str, cookie: bytes | None, origin: bytes) -> WebsocketCommunicator:

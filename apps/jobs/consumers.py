@@ -13,6 +13,11 @@ For every such event the consumer checks again that the user is still a member
 sends the page's own fragments (hx-swap-oob), so one user's rendering never
 reaches another and nothing is sent that the page has no place for.
 
+Pages also say when they were rendered (`&since=<Unix time>`): on connect the
+consumer first sends what changed after that, so an event published between
+the page's render and its socket joining the group (a machine deleted, a job
+finished) is not lost.
+
 With the in-memory channel layer (embedded mode) the worker's events cannot
 reach this process, so the consumer re-reads its jobs from the database every
 ATRIUM_LIVE_POLL_INTERVAL seconds instead; the browser still only receives pushes.
@@ -20,7 +25,7 @@ ATRIUM_LIVE_POLL_INTERVAL seconds instead; the browser still only receives pushe
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -47,6 +52,21 @@ def _ints(values: list[str]) -> list[int]:
             if part.strip().isdigit():
                 found.append(int(part))
     return found
+
+
+# Clocks of the web and worker hosts may differ a little; sending a row again is harmless.
+_CLOCK_SLACK = timedelta(seconds=5)
+
+
+def _rendered_at(query: dict[str, list[str]]) -> datetime | None:
+    """When the page was rendered (`since`, Unix seconds), less the clock slack."""
+    seconds = _ints(query.get("since", []))
+    if not seconds:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds[0], tz=UTC) - _CLOCK_SLACK
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
@@ -79,14 +99,19 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
             detail = _ints(query.get(name, []))
             if detail:
                 self.live_detail[name] = detail[0]
+        rendered_at = _rendered_at(query)
         self.group = tenancy_group(self.tenancy_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        # Whatever happened between the page's render and joining the group.
+        since = timezone.now() - timedelta(seconds=2)
+        if self.job_id is not None:
+            await self._send_jobs([self.job_id])
+        elif rendered_at is not None:
+            since = await self._catch_up(rendered_at)
         self.poller: asyncio.Task[None] | None = None
         if isinstance(self.channel_layer, InMemoryChannelLayer):
-            self.poller = asyncio.ensure_future(self._poll())
-        if self.job_id is not None:
-            await self._send_jobs([self.job_id])  # whatever happened between page render and connect
+            self.poller = asyncio.ensure_future(self._poll(since))
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "poller", None) is not None:
@@ -207,20 +232,26 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
                 parts.append(f'<tbody id="job-rows" hx-swap-oob="afterbegin">{row}</tbody>')
         return parts
 
-    async def _poll(self) -> None:
-        since: datetime = timezone.now() - timedelta(seconds=2)
+    async def _catch_up(self, since: datetime) -> datetime:
+        """Send what changed after `since` that this page shows or wants; returns the
+        time read before looking (the next `since`)."""
+        found: tuple[list[tuple[int, bool]], dict[str, list[int]], datetime] = await self._changed_since(since)
+        changed, resources, now = found
+        wanted = [job_id for job_id, _ in changed if self._wants(job_id)]
+        if wanted:
+            await self._send_jobs(wanted)
+        for name, ids in resources.items():
+            wanted = [i for i in ids if self._wants_resource(name, i)]
+            if wanted:
+                await self._send_resource(name, wanted)
+        return now
+
+    async def _poll(self, since: datetime) -> None:
         interval = settings.ATRIUM_LIVE_POLL_INTERVAL
         with contextlib.suppress(asyncio.CancelledError):
             while True:
                 await asyncio.sleep(interval)
-                changed, resources, since = await self._changed_since(since)
-                wanted = [job_id for job_id, _ in changed if self._wants(job_id)]
-                if wanted:
-                    await self._send_jobs(wanted)
-                for name, ids in resources.items():
-                    wanted = [i for i in ids if self._wants_resource(name, i)]
-                    if wanted:
-                        await self._send_resource(name, wanted)
+                since = await self._catch_up(since)
 
     @database_sync_to_async  # type: ignore[untyped-decorator]
     def _changed_since(self, since: datetime) -> tuple[list[tuple[int, bool]], dict[str, list[int]], datetime]:

@@ -4,10 +4,12 @@ in-memory with its database re-read in the SQLite run)."""
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.test import Client
+from django.urls import reverse
 
 from apps.jobs.services import job_create, job_log
 from apps.tenancies.models import Membership
-from tests.sockets import opened, receive_until, refusal, session_cookie
+from tests.sockets import live_path, opened, receive_until, refusal, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,3 +103,22 @@ def test_whoever_asked_for_a_job_is_told_when_it_ends(physics, physicist, biolog
             assert await other.receive_nothing(timeout=0.5)
 
     async_to_sync(scenario)()
+
+
+def test_a_job_that_ends_before_the_list_connects_still_shows_its_end(physics, physicist):
+    from apps.jobs.runner import job_run
+
+    job = job_create(kind="test.steps", tenancy=physics, target=physics, requested_by=physicist)
+    browser = Client()
+    browser.force_login(physicist)
+    page_html = browser.get(reverse("jobs:list", args=[physics.pk])).content.decode()
+    assert f'id="job-row-{job.pk}"' in page_html
+    job_run(job.pk)  # done before the page's socket joins the group
+    cookie = session_cookie(physicist)
+
+    async def scenario():
+        async with opened(live_path(page_html), cookie) as page:
+            return await receive_until(page, "Succeeded")
+
+    html = async_to_sync(scenario)()
+    assert f'<tr id="job-row-{job.pk}" hx-swap-oob="true">' in html

@@ -3,11 +3,13 @@ the configured channel layer: Redis, or the in-memory one with database polling)
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.test import Client
+from django.urls import reverse
 
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from apps.machines import services
-from tests.sockets import opened, receive_until, session_cookie
+from tests.sockets import live_path, opened, receive_until, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,3 +68,25 @@ def test_the_machine_page_shows_a_new_job_as_it_is_asked_for(physics, physicist,
         assert rule.description in html  # and the rule, being added
 
     async_to_sync(scenario)()
+
+
+def test_a_machine_deleted_before_the_page_connects_still_leaves_the_list(physics, physicist, ubuntu, small):
+    """Under load the delete job can end between the list's render and its socket joining
+    the group; the page then showed the gone machine until reloaded."""
+    machine = services.machine_create(
+        tenancy=physics, user=physicist, name="gone-early", image_id=ubuntu, size_id=small
+    )
+    job_run(Job.objects.get().pk)
+    browser = Client()
+    browser.force_login(physicist)
+    path = live_path(browser.get(reverse("machines:list", args=[physics.pk])).content.decode())
+    services.machine_delete(machine=machine, user=physicist)
+    job_run(Job.objects.latest("pk").pk)  # its event goes to no one: the page is not connected yet
+    cookie = session_cookie(physicist)
+
+    async def scenario():
+        async with opened(path, cookie) as page:
+            return await receive_until(page, 'hx-swap-oob="delete"')
+
+    html = async_to_sync(scenario)()
+    assert f'<tr id="machine-row-{machine.pk}" hx-swap-oob="delete"></tr>' in html
