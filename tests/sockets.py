@@ -5,9 +5,10 @@ Every socket a scenario opens is closed before the scenario's event loop ends.
 Otherwise `async_to_sync` cancels what is left when it closes the loop, and a
 consumer cancelled twice at once (by the loop's teardown and by its own
 cleanup) is a fragile path: with a Redis socket timeout, Python 3.11's
-asyncio.wait_for lost the cancellation and the consumer polled Redis for ever,
-and the suite hung in CI on a refused socket that was never closed. `opened` and `refusal` close their socket
-whatever happens, so a failed assertion fails the test instead of hanging it.
+asyncio.wait_for lost the cancellation, the consumer polled Redis for ever, and
+the suite hung in CI on a refused socket that was never closed. `opened` and
+`refusal` close their socket whatever happens, so a failed assertion fails the
+test instead of hanging it.
 """
 
 import html
