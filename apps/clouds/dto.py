@@ -162,6 +162,11 @@ class FirewallRule:
     port_max: int | None = None
     remote_cidr: str = "0.0.0.0/0"
 
+    @property
+    def key(self) -> tuple[str, int | None, int | None, str]:
+        """What makes two rules the same (a FirewallRule row's `key` too)."""
+        return (self.protocol.value, self.port_min, self.port_max, self.remote_cidr)
+
 
 @dataclass(frozen=True)
 class Volume:

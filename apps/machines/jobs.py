@@ -490,7 +490,7 @@ def _firewall_store(
     # Rows whose add job ended before it stored what the cloud made: matched by what they let in.
     waiting = [row for row in rows if not row.cloud_id and not row.fault and row.pk not in busy]
     for rule in seen or []:
-        key = (rule.protocol.value, rule.port_min, rule.port_max, rule.remote_cidr)
+        key = rule.key
         row = known.pop(rule.id, None) or next((r for r in waiting if r.key == key), None)
         if row is None:
             row = FirewallRule.objects.create(
@@ -576,7 +576,7 @@ def _rule_on_cloud(driver: CloudDriver, machine: Machine, rule: FirewallRule) ->
         seen = driver.machine_firewall(machine_id=machine.cloud_id)
     except CloudError:
         return None
-    return next((r for r in seen if (r.protocol.value, r.port_min, r.port_max, r.remote_cidr) == rule.key), None)
+    return next((r for r in seen if r.key == rule.key), None)
 
 
 def _rule_refused(rule: FirewallRule, exc: CloudError) -> None:

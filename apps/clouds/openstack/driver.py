@@ -546,8 +546,8 @@ class OpenStackDriver(CloudDriver):
             protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
         )
         group_id = self._firewall_of(machine_id)
-        wanted = (kind, port_min, port_max, cidr)
-        if any((r.protocol, r.port_min, r.port_max, r.remote_cidr) == wanted for r in self._firewall_rules(group_id)):
+        wanted = (kind.value, port_min, port_max, cidr)
+        if any(r.key == wanted for r in self._firewall_rules(group_id)):
             raise InvalidOperation("The machine's firewall already lets that in.")
         return _firewall_rule(self._firewall_rule_create(group_id, kind, port_min, port_max, cidr))
 
