@@ -24,8 +24,11 @@ class BrokenInputError(Exception):
 
 @job_kind("test.steps", label="Three steps", max_attempts=3, retry_backoff=0.2)
 def steps(ctx: JobContext) -> dict[str, Any]:
-    """Three stages; `fail_at` names one to fail in; `pause` sleeps in each."""
+    """Three stages; `fail_at` names one to fail in (`fail_before`: fail before the first);
+    `pause` sleeps in each."""
     params = ctx.job.params
+    if params.get("fail_before"):
+        raise BrokenInputError("the cloud is not configured")
     names = ["Prepare", "Build", "Check"]
     ctx.plan(names)
     for index, name in enumerate(names):
@@ -75,3 +78,16 @@ def run_subprocess(ctx: JobContext) -> int:
 def python_output(ctx: JobContext) -> int:
     with ctx.stage("Run"):
         return ctx.run([sys.executable, "-c", "print('hello'); print('from a subprocess')"])
+
+
+def _settle_recorded(job: Any, target: Any, ran: bool) -> str | None:
+    """Says in the job's log what the jobs layer told it; asks for the follow-up in `follow`."""
+    from apps.jobs.services import job_log
+
+    if job.params.get("settle_fails"):
+        raise RuntimeError("settling went wrong")
+    job_log(job=job, message=f"settle: ran={ran} target={target} state={job.state}")
+    return job.params.get("follow")
+
+
+job_kind("test.settled", label="Three steps, settled", max_attempts=1, settle=_settle_recorded)(steps)

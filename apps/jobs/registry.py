@@ -14,7 +14,10 @@ An app declares its kinds in its `jobs.py` (imported at start-up by
 
 The function loads its object (`ctx.target()`), calls services and reports
 through the context (stages, progress, log lines); what it returns is stored
-as the job's result. See README "Jobs".
+as the job's result. It changes the cloud only inside stages. A kind whose
+target has state of its own (a row's task, a row only recorded until the cloud
+makes it) passes `settle=`: what leaves the target usable however the job ends
+without succeeding, even when it never ran. See README "Jobs".
 """
 
 from collections.abc import Callable
@@ -24,9 +27,19 @@ from typing import TYPE_CHECKING, Any
 from apps.core.errors import ApplicationError
 
 if TYPE_CHECKING:
+    from django.db.models import Model
+
     from .context import JobContext
+    from .models import Job
 
 JobFunction = Callable[["JobContext"], Any]
+#: What leaves a job's target usable when the job ends without succeeding: called by
+#: `services.job_finish` (cancelled while queued, failed, cancelled while running, its
+#: worker died) with the job, its target (None if gone) and whether it ever ran a stage
+#: (kinds change the cloud only inside stages, so False means it never reached the cloud).
+#: It may return the name of a kind to start on the same target next (to follow it until
+#: the cloud has settled), or None.
+SettleHook = Callable[["Job", "Model | None", bool], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -40,13 +53,21 @@ class JobKind:
     retry_backoff: float = 5.0
     # Safe to run again from the start after its worker died mid-way.
     resumable: bool = False
+    # What to do to the target when the job ends without succeeding (see SettleHook).
+    settle: SettleHook | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
 def job_kind(
-    name: str, *, label: str = "", max_attempts: int = 3, retry_backoff: float = 5.0, resumable: bool = False
+    name: str,
+    *,
+    label: str = "",
+    max_attempts: int = 3,
+    retry_backoff: float = 5.0,
+    resumable: bool = False,
+    settle: SettleHook | None = None,
 ) -> Callable[[JobFunction], JobFunction]:
     def register(func: JobFunction) -> JobFunction:
         _KINDS[name] = JobKind(
@@ -56,6 +77,7 @@ def job_kind(
             max_attempts=max_attempts,
             retry_backoff=retry_backoff,
             resumable=resumable,
+            settle=settle,
         )
         return func
 

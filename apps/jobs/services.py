@@ -191,11 +191,39 @@ def job_finish(
         if message:
             level = JobLogLine.Level.ERROR if state == Job.State.FAILED else JobLogLine.Level.INFO
             _log(job.pk, message, level)
+        # Only a job whose turn it was may have changed its target (a waiting one has not).
+        held = JobLock.objects.filter(job=job).exists()
         if release:
             job_release(job=job)
+        if held and state != Job.State.SUCCEEDED:
+            _target_settle(job.pk)
     job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
     _tell_requester(job.pk)
     return True
+
+
+def _target_settle(job_id: int) -> None:
+    """Leave the target of a job that ended without succeeding usable, as its kind says
+    (`JobKind.settle`), and start the follow-up it asks for. A failure here is logged and
+    does not undo the job's end (the next sync still sees the target)."""
+    job = Job.objects.select_related("tenancy", "target_type", "requested_by").get(pk=job_id)
+    kind = _kind_or_none(job.kind)
+    if kind is None or kind.settle is None:
+        return
+    try:
+        with transaction.atomic():
+            model = job.target_type.model_class()
+            target = model._default_manager.filter(pk=job.target_id).first() if model else None
+            ran = job.stages.filter(started_at__isnull=False).exists()
+            follow = kind.settle(job, target, ran)
+            if follow and target is not None:
+                try:
+                    after = job_create(kind=follow, tenancy=job.tenancy, target=target, requested_by=job.requested_by)
+                except Conflict:
+                    return  # another job holds the target now, and reads the cloud itself
+                _log(job.pk, f"Job #{after.pk} ({kind_label(follow)}) follows {job.target_repr} until it settles.")
+    except Exception:
+        logger.exception("Could not settle the target of job %s (%s)", job.pk, job.kind)
 
 
 def _tell_requester(job_id: int) -> None:

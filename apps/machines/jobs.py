@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -24,7 +24,7 @@ from apps.clouds.base import CloudDriver
 from apps.clouds.errors import CloudError, InvalidOperation, NotFound, Timeout
 from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.context import JobContext
-from apps.jobs.models import JobLock
+from apps.jobs.models import Job, JobLock
 from apps.jobs.registry import job_kind
 from apps.jobs.sync import register_tenancy_sync
 from apps.tenancies.models import Tenancy
@@ -33,6 +33,7 @@ from .models import ExternalIp, FirewallRule, Machine, Volume
 from .services import Resource, catalogue_refresh, changed, machine_observe, row_delete, task_set
 
 S = dto.MachineStatus
+R = TypeVar("R", bound=Model)
 ATRIUM_MACHINE_KEY = "atrium_machine"
 
 
@@ -103,10 +104,69 @@ def _keypair(ctx: JobContext, driver: CloudDriver, key: SshPublicKey) -> str:
     return name
 
 
+# --- when a job ends without succeeding ----------------------------------------------------------
+# (`settle=` of each kind; apps.jobs.services.job_finish calls it, however the job ended: cancelled
+# while queued, failed, cancelled while running, its worker died.)
+
+
+def _settling(obj: Model) -> bool:
+    """Whether the row's recorded status says the cloud is still changing it."""
+    if isinstance(obj, Machine):
+        return S(obj.status).is_transitional
+    if isinstance(obj, Volume):
+        return obj.status in _VOLUME_SETTLING
+    return False
+
+
+def settle_change(job: Job, obj: Model | None, ran: bool) -> str | None:
+    """A change to a row (an action, attach, detach, delete…) that did not succeed: the row's
+    task goes, so its actions come back. If the job had reached the cloud and the row may not
+    show where the cloud is going (its task was still set: the job's own code never finished,
+    as when its worker died; or its status is still changing), a follow-up job watches it
+    until the cloud has settled."""
+    if not isinstance(obj, Machine | ExternalIp | Volume | FirewallRule):
+        return None
+    interrupted = bool(obj.task)
+    if interrupted:
+        obj.task = ""
+        type(obj).objects.filter(pk=obj.pk).update(task="", updated_at=timezone.now())
+        changed(obj)
+    if ran and obj.cloud_id and (interrupted or _settling(obj)):
+        return FOLLOW_UP.get(type(obj))
+    return None
+
+
+def settle_create(job: Job, obj: Model | None, ran: bool) -> str | None:
+    """A create that did not succeed. One that never reached the cloud (no stage ran) leaves no
+    row: it was only recorded, and the job says why. One that reached the cloud is a change like
+    any other once the cloud has given it an id. Without one: a machine whose request may have
+    reached the cloud stays, in error (it counts for no quota, deleting it needs no cloud call,
+    and the sync finds a server made for it by its tag); a volume or IP goes (the sync adopts
+    one the cloud made after all); a firewall rule is left to the sync (matched by what it lets in)."""
+    if not isinstance(obj, Machine | ExternalIp | Volume | FirewallRule):
+        return None
+    if obj.cloud_id:
+        return settle_change(job, obj, ran)
+    if not ran:
+        row_delete(obj)
+        return None
+    if isinstance(obj, Machine):
+        if obj.status != S.ERROR:
+            obj.status, obj.fault = S.ERROR, f"It was not created: {job.error or 'its job ended first'}"
+        obj.task = ""
+        obj.save(update_fields=["status", "fault", "task", "updated_at"])
+        changed(obj)
+        return None
+    if isinstance(obj, FirewallRule):
+        return settle_change(job, obj, ran)
+    row_delete(obj)
+    return None
+
+
 # --- machines -----------------------------------------------------------------------------------
 
 
-@job_kind("machines.create", label="Create machine", resumable=True)
+@job_kind("machines.create", label="Create machine", resumable=True, settle=settle_create)
 def machine_create_job(ctx: JobContext) -> dict[str, Any]:
     machine: Machine = _target(ctx, Machine)
     tenancy = machine.tenancy
@@ -170,7 +230,7 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
     return {"machine": machine.pk, "server": machine.cloud_id, "status": machine.status}
 
 
-@job_kind("machines.ip_new", label="Give machine an external IP")
+@job_kind("machines.ip_new", label="Give machine an external IP", settle=settle_change)
 def machine_ip_new_job(ctx: JobContext) -> dict[str, Any]:
     machine: Machine = _target(ctx, Machine)
     driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
@@ -232,18 +292,18 @@ def _action_job(verb: str, call: Callable[[CloudDriver, str], dto.Machine]) -> C
     return run
 
 
-job_kind("machines.start", label="Start machine")(
+job_kind("machines.start", label="Start machine", settle=settle_change)(
     _action_job("Start", lambda driver, cloud_id: driver.machine_start(machine_id=cloud_id))
 )
-job_kind("machines.stop", label="Stop machine")(
+job_kind("machines.stop", label="Stop machine", settle=settle_change)(
     _action_job("Stop", lambda driver, cloud_id: driver.machine_stop(machine_id=cloud_id))
 )
-job_kind("machines.restart", label="Restart machine")(
+job_kind("machines.restart", label="Restart machine", settle=settle_change)(
     _action_job("Restart", lambda driver, cloud_id: driver.machine_reboot(machine_id=cloud_id))
 )
 
 
-@job_kind("machines.delete", label="Delete machine", resumable=True)
+@job_kind("machines.delete", label="Delete machine", resumable=True, settle=settle_change)
 def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
     machine: Machine = _target(ctx, Machine)
     driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
@@ -300,7 +360,7 @@ def _ip_observe(ip: ExternalIp, seen: dto.ExternalIp) -> None:
     changed(ip)
 
 
-@job_kind("machines.ip_allocate", label="Allocate external IP")
+@job_kind("machines.ip_allocate", label="Allocate external IP", settle=settle_create)
 def ip_allocate_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
     driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
@@ -315,7 +375,7 @@ def ip_allocate_job(ctx: JobContext) -> dict[str, Any]:
     return {"address": ip.address}
 
 
-@job_kind("machines.ip_attach", label="Attach external IP")
+@job_kind("machines.ip_attach", label="Attach external IP", settle=settle_change)
 def ip_attach_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
     machine = Machine.objects.get(pk=ctx.job.params["machine"], tenancy=ip.tenancy)
@@ -328,7 +388,7 @@ def ip_attach_job(ctx: JobContext) -> dict[str, Any]:
     return {"address": ip.address, "machine": machine.pk}
 
 
-@job_kind("machines.ip_detach", label="Detach external IP")
+@job_kind("machines.ip_detach", label="Detach external IP", settle=settle_change)
 def ip_detach_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
     machine = ip.machine
@@ -341,7 +401,7 @@ def ip_detach_job(ctx: JobContext) -> dict[str, Any]:
     return {"address": ip.address}
 
 
-@job_kind("machines.ip_release", label="Release external IP", resumable=True)
+@job_kind("machines.ip_release", label="Release external IP", resumable=True, settle=settle_change)
 def ip_release_job(ctx: JobContext) -> dict[str, Any]:
     ip: ExternalIp = _target(ctx, ExternalIp)
     driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
@@ -387,7 +447,7 @@ def _wait_volume(ctx: JobContext, driver: CloudDriver, volume: Volume) -> dto.Vo
     return seen
 
 
-@job_kind("machines.volume_create", label="Create volume")
+@job_kind("machines.volume_create", label="Create volume", settle=settle_create)
 def volume_create_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
     driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
@@ -406,7 +466,7 @@ def volume_create_job(ctx: JobContext) -> dict[str, Any]:
     return {"volume": volume.pk, "status": volume.status}
 
 
-@job_kind("machines.volume_attach", label="Attach volume")
+@job_kind("machines.volume_attach", label="Attach volume", settle=settle_change)
 def volume_attach_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
     machine = Machine.objects.get(pk=ctx.job.params["machine"], tenancy=volume.tenancy)
@@ -421,7 +481,7 @@ def volume_attach_job(ctx: JobContext) -> dict[str, Any]:
     return {"volume": volume.pk, "machine": machine.pk, "device": volume.device}
 
 
-@job_kind("machines.volume_detach", label="Detach volume")
+@job_kind("machines.volume_detach", label="Detach volume", settle=settle_change)
 def volume_detach_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
     driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
@@ -434,7 +494,7 @@ def volume_detach_job(ctx: JobContext) -> dict[str, Any]:
     return {"volume": volume.pk, "status": volume.status}
 
 
-@job_kind("machines.volume_delete", label="Delete volume", resumable=True)
+@job_kind("machines.volume_delete", label="Delete volume", resumable=True, settle=settle_change)
 def volume_delete_job(ctx: JobContext) -> dict[str, Any]:
     volume: Volume = _target(ctx, Volume)
     driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
@@ -531,7 +591,7 @@ def _rule_target(ctx: JobContext) -> tuple[FirewallRule, Machine, CloudDriver]:
     return rule, machine, driver_for_tenancy(rule.tenancy, user=ctx.job.requested_by)
 
 
-@job_kind("machines.firewall_add", label="Add firewall rule")
+@job_kind("machines.firewall_add", label="Add firewall rule", settle=settle_create)
 def firewall_add_job(ctx: JobContext) -> dict[str, Any]:
     rule, machine, driver = _rule_target(ctx)
     ctx.plan(["Add the rule"])
@@ -586,7 +646,7 @@ def _rule_refused(rule: FirewallRule, exc: CloudError) -> None:
     changed(rule)
 
 
-@job_kind("machines.firewall_remove", label="Remove firewall rule", resumable=True)
+@job_kind("machines.firewall_remove", label="Remove firewall rule", resumable=True, settle=settle_change)
 def firewall_remove_job(ctx: JobContext) -> dict[str, Any]:
     rule, machine, driver = _rule_target(ctx)
     ctx.plan(["Remove the rule"])
@@ -604,7 +664,69 @@ def firewall_remove_job(ctx: JobContext) -> dict[str, Any]:
     return {"machine": machine.pk, "removed": description}
 
 
+# --- following a row until the cloud has settled ---------------------------------------------------------
+
+
+@job_kind("machines.observe", label="Check machine", max_attempts=2, resumable=True)
+def machine_observe_job(ctx: JobContext) -> dict[str, Any]:
+    """After a job on the machine ended while the cloud was still changing it (cancelled,
+    or its worker died): read it until it settles, so its actions come back then, not at the
+    next periodic sync. Bounded by ATRIUM_MACHINE_TIMEOUT; only reads the cloud."""
+    machine: Machine = _target(ctx, Machine)
+    driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
+    ctx.plan(["Wait until the cloud has finished"])
+    with ctx.stage("Wait until the cloud has finished"):
+        try:
+            seen = _wait_machine(ctx, driver, machine, f"{machine.name} settling")
+        except NotFound:
+            ctx.log(f"The cloud no longer has {machine.name}.")
+            row_delete(machine)
+            return {"machine": ctx.job.target_id, "status": "gone"}
+        ctx.log(f"{machine.name} is {seen.status.value}.")
+    return {"machine": machine.pk, "status": seen.status.value}
+
+
+@job_kind("machines.volume_observe", label="Check volume", max_attempts=2, resumable=True)
+def volume_observe_job(ctx: JobContext) -> dict[str, Any]:
+    """As `machines.observe`, for a volume left attaching, detaching or creating."""
+    volume: Volume = _target(ctx, Volume)
+    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
+    ctx.plan(["Wait until the cloud has finished"])
+    with ctx.stage("Wait until the cloud has finished"):
+        try:
+            seen = _wait_volume(ctx, driver, volume)
+        except NotFound:
+            ctx.log(f"The cloud no longer has the volume {volume.name}.")
+            row_delete(volume)
+            return {"volume": ctx.job.target_id, "status": "gone"}
+    return {"volume": volume.pk, "status": seen.status.value}
+
+
+#: The kind that follows a row of each model until it settles.
+FOLLOW_UP: dict[type[Model], str] = {Machine: "machines.observe", Volume: "machines.volume_observe"}
+
+
 # --- the tenancy sync ------------------------------------------------------------------------------------
+
+
+#: Stands for the job, long ended, of a row the sync finds without one (see `_orphans`).
+_ORPHANED = Job(error="its job ended before the cloud made it")
+
+
+def _orphans(rows: Iterable[R]) -> list[R]:
+    """Of `rows` not on the cloud, those no job holds now (read now, not when the sync started:
+    a row recorded since holds its job's lock from the moment it is visible). Jobs settle their
+    rows when they end (`settle_create`); these are rows left by jobs that ended before they did."""
+    rows = list(rows)
+    if not rows:
+        return []
+    content_type = ContentType.objects.get_for_model(type(rows[0]))
+    held = set(
+        JobLock.objects.filter(target_key__in=[f"{content_type.pk}:{r.pk}" for r in rows]).values_list(
+            "target_key", flat=True
+        )
+    )
+    return [r for r in rows if f"{content_type.pk}:{r.pk}" not in held]
 
 
 def _busy_ids(model: type[Model]) -> set[int]:
@@ -660,6 +782,10 @@ def machines_sync(ctx: JobContext, tenancy: Tenancy) -> dict[str, int]:
             ctx.log(f"{row.name} ({row.cloud_id}) is no longer on the cloud.")
             row_delete(row)
             counts["gone"] += 1
+    for row in _orphans(tagged.values()):
+        if row.status != S.ERROR:  # a request whose job ended before the cloud made it, and no server has its tag
+            ctx.log(f"{row.name} was never made on the cloud; its request ended.")
+            settle_create(_ORPHANED, row, True)
     capabilities = driver.capabilities()
     if capabilities.firewall:
         _sync_firewalls(ctx, driver, tenancy, busy)
@@ -685,6 +811,8 @@ def _sync_ips(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
     for row in rows.values():
         if row.pk not in busy:
             row_delete(row)
+    for row in _orphans(ExternalIp.objects.filter(tenancy=tenancy, cloud_id="")):
+        row_delete(row)
 
 
 def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
@@ -703,6 +831,9 @@ def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> Non
     for row in rows.values():
         if row.pk not in busy:
             row_delete(row)
+    for row in _orphans(Volume.objects.filter(tenancy=tenancy, cloud_id="")):
+        ctx.log(f"The volume {row.name} was never made on the cloud; its request ended.")
+        row_delete(row)
 
 
 def _sync_firewalls(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy, busy_machines: set[int]) -> None:

@@ -254,3 +254,47 @@ def test_a_job_whose_task_was_lost_is_enqueued_again(physics, settings):
     assert job_run(job.pk) == "succeeded"
     assert job_run(job.pk).startswith("skipped")  # the first task, arriving late, does nothing
     assert waiting.pk != job.pk
+
+
+def settled_job(tenancy, **params) -> Job:
+    return job_create(kind="test.settled", tenancy=tenancy, target=tenancy, params=params)
+
+
+def test_a_job_ending_without_success_settles_its_target_saying_whether_it_ran(physics, physicist):
+    cancelled = job_cancel(job=settled_job(physics), user=physicist)
+    assert "settle: ran=False target=Physics state=cancelled" in messages(cancelled)
+
+    before = settled_job(physics, fail_before=True)
+    job_run(before.pk)
+    assert "settle: ran=False target=Physics state=failed" in messages(before)
+
+    midway = settled_job(physics, fail_at="Build")
+    job_run(midway.pk)
+    assert "settle: ran=True target=Physics state=failed" in messages(midway)
+
+    done = settled_job(physics)
+    job_run(done.pk)
+    assert not [m for m in messages(done) if m.startswith("settle:")]
+
+
+def test_a_waiting_job_cancelled_does_not_settle_the_target_another_job_holds(physics, physicist):
+    holder = settled_job(physics)
+    waiting = job_create(kind="test.settled", tenancy=physics, target=physics, on_busy="wait")
+    job_cancel(job=waiting, user=physicist)
+    assert not [m for m in messages(waiting) if m.startswith("settle:")]
+    assert Job.objects.get(pk=holder.pk).state == Job.State.QUEUED
+
+
+def test_settling_may_start_a_follow_up_job_on_the_target(physics, physicist):
+    job = settled_job(physics, fail_at="Prepare", follow="test.steps")
+    job_run(job.pk)
+    follow = Job.objects.filter(kind="test.steps").get()
+    assert (follow.target_id, follow.state) == (str(physics.pk), Job.State.QUEUED)
+    assert f"Job #{follow.pk} (Three steps) follows Physics until it settles." in messages(job)
+    assert job_run(follow.pk) == "succeeded"
+
+
+def test_a_settle_that_fails_does_not_undo_the_end_of_the_job(physics, physicist):
+    job = job_cancel(job=settled_job(physics, settle_fails=True), user=physicist)
+    assert job.state == Job.State.CANCELLED
+    steps_job(physics)  # the target is free
