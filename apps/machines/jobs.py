@@ -186,11 +186,9 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
             if not machine.cloud_id:
                 # An earlier attempt may have made the server before its worker died: find it by its tag.
                 # (Only then: listing every server is the dearest call of the flow on a busy project.)
-                earlier = []
-                if ctx.job.attempts > 1:
-                    earlier = [m for m in driver.machines() if m.metadata.get(ATRIUM_MACHINE_KEY) == str(machine.pk)]
-                if earlier:
-                    seen = earlier[0]
+                earlier = _tagged_server(driver, machine) if ctx.job.attempts > 1 else None
+                if earlier is not None:
+                    seen = earlier
                     ctx.log(f"Found the server an earlier attempt created ({seen.id}).")
                 else:
                     key_name = None
@@ -312,6 +310,10 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
     name = machine.name
     with _clearing_task(machine):
         with ctx.stage("Delete the server"):
+            made = None if machine.cloud_id or machine.external else _tagged_server(driver, machine)
+            if made is not None:  # its create reached the cloud after all, and ended without knowing
+                machine_observe(machine=machine, seen=made)
+                ctx.log(f"Found the server its create made ({made.id}).")
             if machine.cloud_id:
                 try:
                     driver.machine_delete(machine_id=machine.cloud_id)
@@ -336,6 +338,12 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
             changed(volume)
         row_delete(machine)
     return {"deleted": name}
+
+
+def _tagged_server(driver: CloudDriver, machine: Machine) -> dto.Machine | None:
+    """The server a create of this row made, found by its tag (lists every server of the project:
+    only for rows whose create ended without storing the server's id)."""
+    return next((m for m in driver.machines() if m.metadata.get(ATRIUM_MACHINE_KEY) == str(machine.pk)), None)
 
 
 def _gone(driver: CloudDriver, cloud_id: str) -> bool:

@@ -202,3 +202,29 @@ def test_the_sync_frees_rows_left_by_jobs_that_ended_before_this_fix(physics, ph
     machine.refresh_from_db()
     assert (machine.task, machine.status) == ("", "ERROR")
     assert services.machine_actions(machine) == ["delete"]
+
+
+def test_deleting_a_request_in_error_deletes_the_server_its_create_made_after_all(physics, physicist, ubuntu, small):
+    """A create that failed without storing the server's id (it may have reached the cloud) leaves
+    the row in error; deleting it leaves no server behind on the cloud."""
+    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small)
+    job = latest_job(machine)
+    # Its worker made the server and died before storing its id; no attempts are left.
+    Job.objects.filter(pk=job.pk).update(max_attempts=1)
+    driver = driver_for_tenancy(physics)
+    driver.machine_create(name="a", image_id=ubuntu, size_id=small, metadata={"atrium_machine": str(machine.pk)})
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.RUNNING, attempts=1, worker_id="gone", heartbeat_at=long_ago, started_at=long_ago
+    )
+    JobStage.objects.create(job=job, position=0, name="Create server", state="running", started_at=long_ago)
+    jobs_recover_stale()
+    machine.refresh_from_db()
+    assert (machine.status, machine.task, machine.cloud_id) == ("ERROR", "", "")
+    assert services.machine_actions(machine) == ["delete"]
+
+    delete = services.machine_delete(machine=machine, user=physicist)
+    job_run(delete.pk)
+
+    assert not Machine.objects.exists()
+    assert driver.machines() == []
