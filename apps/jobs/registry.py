@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db import InterfaceError, OperationalError
+
 from apps.core.errors import ApplicationError
 
 if TYPE_CHECKING:
@@ -100,7 +102,13 @@ def kind_label(name: str) -> str:
     return kind.label if kind else name
 
 
+#: The database went away under a job (restarted, failed over, unreachable): like the cloud's
+#: Communication errors, trying again later may help.
+DATABASE_GONE = (OperationalError, InterfaceError)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Errors say themselves whether trying again may help (`retryable = True`
-    on the class: the cloud drivers' Communication and Timeout errors)."""
-    return bool(getattr(type(exc), "retryable", False))
+    on the class: the cloud drivers' Communication and Timeout errors); so does
+    losing the database."""
+    return bool(getattr(type(exc), "retryable", False)) or isinstance(exc, DATABASE_GONE)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -34,6 +34,9 @@ logger = logging.getLogger("apps.jobs")
 OnBusy = Literal["refuse", "wait"]
 
 SYNC_KIND = "tenancy.sync"
+# Seconds before the sweep hands over again a job the task backend could not take
+# (a freshly created job has no task id either until its transaction commits).
+UNSENT_GRACE = 5
 
 
 # --- creating and enqueueing -----------------------------------------------------
@@ -54,12 +57,21 @@ def _lock_acquire(job: Job) -> bool:
 
 
 def _enqueue_now(job_id: int, run_after: datetime | None = None) -> None:
+    """Hand "run job N" to the task backend. When the backend cannot take it (Redis
+    restarting), the job is marked unsent (no task id) and the workers' sweep
+    (`jobs_requeue_lost`) hands it over again soon; the job's row already says what
+    is to happen, so the request or job that made it goes on."""
     from .tasks import run_job
 
     task = run_job.using(queue_name=settings.ATRIUM_JOB_QUEUE)
     if run_after is not None:
         task = task.using(run_after=run_after)
-    result = task.enqueue(job_id)
+    try:
+        result = task.enqueue(job_id)
+    except Exception:
+        logger.warning("Could not hand job %s to the task backend; the workers' sweep will", job_id, exc_info=True)
+        Job.objects.filter(pk=job_id).update(task_id="")
+        return
     Job.objects.filter(pk=job_id).update(task_id=str(result.id))
 
 
@@ -324,7 +336,11 @@ def jobs_requeue_lost(*, now: datetime | None = None) -> list[Job]:
     harmless, as only one worker can move the job from queued to running."""
     now = now or timezone.now()
     quiet_since = now - timedelta(seconds=settings.ATRIUM_JOB_REQUEUE_AFTER)
-    lost = Job.objects.filter(state=Job.State.QUEUED, lock__isnull=False, updated_at__lt=quiet_since)
+    # Jobs the backend could not take (no task id, see `_enqueue_now`) go again after a moment.
+    unsent_since = now - timedelta(seconds=UNSENT_GRACE)
+    lost = Job.objects.filter(state=Job.State.QUEUED, lock__isnull=False).filter(
+        Q(updated_at__lt=quiet_since) | Q(task_id="", updated_at__lt=unsent_since)
+    )
     requeued = []
     for job in lost:
         with transaction.atomic():

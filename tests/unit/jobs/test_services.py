@@ -298,3 +298,24 @@ def test_a_settle_that_fails_does_not_undo_the_end_of_the_job(physics, physicist
     job = job_cancel(job=settled_job(physics, settle_fails=True), user=physicist)
     assert job.state == Job.State.CANCELLED
     steps_job(physics)  # the target is free
+
+
+def test_a_job_the_task_backend_could_not_take_is_created_and_handed_over_soon(physics, settings):
+    """Redis down (here: the RQ backend pointed at a port nothing listens on): the job is
+    recorded anyway, and the sweep hands it over seconds later, not ATRIUM_JOB_REQUEUE_AFTER."""
+    from tests.servers import free_port
+
+    database_backend = settings.TASKS
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    settings.RQ_QUEUES = {settings.ATRIUM_JOB_QUEUE: {"URL": nowhere}, "default": {"URL": nowhere}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", settings.ATRIUM_JOB_QUEUE]}
+    }
+    job = steps_job(physics)
+    assert Job.objects.get(pk=job.pk).task_id == ""
+
+    settings.TASKS = database_backend  # the backend is back
+    assert jobs_requeue_lost() == []  # a moment's grace: a new job's task id comes after its commit
+    assert [j.pk for j in jobs_requeue_lost(now=timezone.now() + timedelta(seconds=10))] == [job.pk]
+    assert Job.objects.get(pk=job.pk).task_id
+    assert job_run(job.pk) == "succeeded"
