@@ -31,6 +31,15 @@ def latest_job(obj) -> Job:
     return jobs_of(obj)[-1]
 
 
+def worker_died_in(job: Job, stage: str) -> None:
+    """The job's worker took it, started `stage` and was killed (its heartbeats stopped long ago)."""
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.RUNNING, attempts=1, worker_id="gone", heartbeat_at=long_ago, started_at=long_ago
+    )
+    JobStage.objects.create(job=job, position=0, name=stage, state="running", started_at=long_ago)
+
+
 def api_create(client, tenancy, what, body) -> dict:
     response = client.post(f"{API}/tenancies/{tenancy.pk}/{what}/", json.dumps(body), content_type="application/json")
     assert response.status_code == 202, response.content
@@ -170,11 +179,7 @@ def test_a_stop_whose_worker_died_is_followed_until_the_machine_has_stopped(phys
     Cloud.objects.filter(pk=cloud.pk).update(options={"build_seconds": 0, "action_seconds": 0.5})
     job = services.machine_action(machine=machine, user=physicist, action="stop")
     # A worker took it, asked the cloud to stop the server, and died (kill -9) before storing anything.
-    long_ago = timezone.now() - timedelta(minutes=5)
-    Job.objects.filter(pk=job.pk).update(
-        state=Job.State.RUNNING, attempts=1, worker_id="gone", heartbeat_at=long_ago, started_at=long_ago
-    )
-    JobStage.objects.create(job=job, position=0, name="Stop the server", state="running", started_at=long_ago)
+    worker_died_in(job, "Stop the server")
     driver_for_tenancy(physics).machine_stop(machine_id=machine.cloud_id)
 
     [recovered] = jobs_recover_stale()
@@ -213,11 +218,7 @@ def test_deleting_a_request_in_error_deletes_the_server_its_create_made_after_al
     Job.objects.filter(pk=job.pk).update(max_attempts=1)
     driver = driver_for_tenancy(physics)
     driver.machine_create(name="a", image_id=ubuntu, size_id=small, metadata={"atrium_machine": str(machine.pk)})
-    long_ago = timezone.now() - timedelta(minutes=5)
-    Job.objects.filter(pk=job.pk).update(
-        state=Job.State.RUNNING, attempts=1, worker_id="gone", heartbeat_at=long_ago, started_at=long_ago
-    )
-    JobStage.objects.create(job=job, position=0, name="Create server", state="running", started_at=long_ago)
+    worker_died_in(job, "Create server")
     jobs_recover_stale()
     machine.refresh_from_db()
     assert (machine.status, machine.task, machine.cloud_id) == ("ERROR", "", "")
@@ -228,3 +229,22 @@ def test_deleting_a_request_in_error_deletes_the_server_its_create_made_after_al
 
     assert not Machine.objects.exists()
     assert driver.machines() == []
+
+
+def test_a_volume_attach_whose_worker_died_is_followed_until_the_row_shows_it_attached(physics, physicist, machine):
+    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=5)
+    job_run(latest_job(volume).pk)
+    job = services.volume_attach(volume=Volume.objects.get(pk=volume.pk), machine=machine, user=physicist)
+    worker_died_in(job, "Attach the volume")
+    volume.refresh_from_db()
+    driver_for_tenancy(physics).volume_attach(volume_id=volume.cloud_id, machine_id=machine.cloud_id)
+
+    jobs_recover_stale()
+    volume.refresh_from_db()
+    assert (volume.task, volume.status, volume.machine) == ("", "AVAILABLE", None)  # what the job last stored
+    follow = latest_job(volume)
+    assert follow.kind == "machines.volume_observe"
+    job_run(follow.pk)
+
+    volume.refresh_from_db()
+    assert (volume.task, volume.status, volume.machine) == ("", "IN_USE", machine)
