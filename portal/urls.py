@@ -3,6 +3,7 @@ from django.urls import include, path
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from apps.accounts.oidc import CallbackView
+from apps.accounts.views import admin_login
 from apps.jobs.urls import operator_urlpatterns
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("tenancies/<int:tenancy_id>/", include("apps.jobs.urls")),
     path("tenancies/<int:tenancy_id>/", include("apps.machines.urls")),
     path("operators/", include((operator_urlpatterns, "operators"))),
+    # The admin's own password form is replaced: operators sign in on Atrium's sign-in page.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
     # OIDC: start (/oidc/authenticate/) from the library, the callback our own.

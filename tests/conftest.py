@@ -3,10 +3,18 @@
 and real subprocesses for the worker and the web server (tests/servers.py)."""
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from apps.tenancies.models import Membership
 from tests.factories import MembershipFactory, TenancyFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (throttle counts, OIDC bearer answers).
+    Sign-in lockouts (django-axes) are database rows: rolled back with each test."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -33,8 +33,10 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 from rest_framework import exceptions
 from rest_framework.request import Request
 
+from .auth import authorization_credentials, authorization_scheme
 from .models import User
 from .services import LoginRefused, oidc_bearer_token_store, oidc_token_store, user_sync_from_oidc
+from .throttling import bad_credentials_guard
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +92,16 @@ class AtriumOIDCBearerAuthentication(OIDCAuthentication):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(backend=AtriumOIDCBackend())
 
+    def get_access_token(self, request: Request) -> str:
+        return authorization_credentials(request, "Bearer")
+
     def authenticate(self, request: Request) -> tuple[User, str] | None:
-        if not settings.ATRIUM_OIDC_ENABLED:
+        if not settings.ATRIUM_OIDC_ENABLED or authorization_scheme(request) != "bearer":
             return None
-        token = self.get_access_token(request)
-        if not token:
-            return None
+        with bad_credentials_guard(request):
+            return self._authenticate(request, self.get_access_token(request))
+
+    def _authenticate(self, request: Request, token: str) -> tuple[User, str] | None:
         # The provider's answer for a token is remembered briefly, so a script's
         # requests do not each cost a round trip to the provider.
         cache_key = "oidc-bearer:" + hashlib.sha256(token.encode()).hexdigest()

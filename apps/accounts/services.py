@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, Forbidden
 from apps.tenancies.models import Membership
 
 from .models import ApiToken, GroupMapping, OidcToken, SshPublicKey, User
@@ -291,8 +291,22 @@ def _token_expiry(access_token: str, expires_in: Any) -> datetime:
 # --- API tokens -----------------------------------------------------------------
 
 
-def api_token_create(*, user: User, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """A new token; returns it and the full key, which is never shown again."""
+# Tokens are managed by the person (a browser session, or the provider's
+# Bearer token), not by a token: a leaked token can neither lock its owner out
+# (revoke their other tokens) nor mint itself a successor that outlives its
+# revocation. A token may revoke itself (a script retiring its credential).
+TOKENS_NEED_A_PERSON = (
+    "An API token can only revoke itself. Sign in to Atrium (the API tokens page) to create or revoke tokens."
+)
+
+
+def api_token_create(
+    *, user: User, name: str, expires_in_days: int | None = None, using: ApiToken | None = None
+) -> tuple[ApiToken, str]:
+    """A new token; returns it and the full key, which is never shown again.
+    `using`: the API token the request came with, if any (refused)."""
+    if using is not None:
+        raise Forbidden(TOKENS_NEED_A_PERSON)
     name = name.strip()
     if not name:
         raise ApplicationError("Give the token a name.", fields={"name": ["This field may not be blank."]})
@@ -305,7 +319,10 @@ def api_token_create(*, user: User, name: str, expires_in_days: int | None = Non
     return token, key
 
 
-def api_token_revoke(*, token: ApiToken) -> None:
+def api_token_revoke(*, token: ApiToken, using: ApiToken | None = None) -> None:
+    """`using`: the API token the request came with, if any: it may revoke only itself."""
+    if using is not None and using.pk != token.pk:
+        raise Forbidden(TOKENS_NEED_A_PERSON)
     token.delete()
 
 

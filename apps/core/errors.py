@@ -35,3 +35,10 @@ class NotFound(ApplicationError):
 
     status_code = 404
     code = "not_found"
+
+
+class Forbidden(ApplicationError):
+    """The user may not do this here (their own object, but not this way)."""
+
+    status_code = 403
+    code = "permission_denied"

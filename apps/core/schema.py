@@ -27,6 +27,7 @@ _DESCRIPTIONS = {
     "401": "Not signed in: send a token (`Authorization: Token …` or `Bearer …`).",
     "404": "No such object, or it belongs to a tenancy you are not a member of.",
     "409": "Not now: the object is busy or in the wrong state, or this would go over quota; `message` says which.",
+    "429": "Too many bad API credentials from your address: wait `Retry-After` seconds.",
 }
 
 
@@ -38,7 +39,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for method, operation in operations.items():
             codes = []
             if operation.get("security") and {} not in operation["security"]:
-                codes.append("401")
+                codes += ["401", "429"]
             if "{" in path:
                 codes.append("404")
             if method in ("post", "put", "patch"):
@@ -47,4 +48,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.append("409")
             for code in codes:
                 operation["responses"].setdefault(code, {"description": _DESCRIPTIONS[code], "content": ref})
+            for code, response in operation["responses"].items():
+                if code.startswith(("4", "5")):  # errors a view declares itself have the same shape
+                    response.setdefault("content", ref)
     return result

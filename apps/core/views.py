@@ -19,14 +19,18 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database, channel layer and a worker are fine; 503 naming what is not."""
+    """200 when the database, channel layer and a worker are fine, else 503.
+
+    Load balancers (anyone) get the bare status; operators (staff, signed in)
+    also get each check's detail, which names the database, the channel layer
+    and how many workers run.
+    """
     checks = run_checks()
     failing = [check.name for check in checks if not check.ok]
-    body = {
-        "status": "unavailable" if failing else "ok",
-        "failing": failing,
-        "checks": {check.name: {"ok": check.ok, "detail": check.detail, "ms": check.ms} for check in checks},
-    }
+    body: dict[str, object] = {"status": "unavailable" if failing else "ok"}
+    if request.user.is_staff:
+        body["failing"] = failing
+        body["checks"] = {check.name: {"ok": check.ok, "detail": check.detail, "ms": check.ms} for check in checks}
     return JsonResponse(body, status=503 if failing else 200)
 
 

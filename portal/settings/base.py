@@ -7,6 +7,7 @@ at PostgreSQL, Redis and an OIDC provider. Every variable is listed in the
 README's configuration table; keep the two in step.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -249,6 +250,35 @@ ATRIUM_OIDC_OPERATOR_GROUPS = env.list("ATRIUM_OIDC_OPERATOR_GROUPS", default=[]
 # Seconds an API request's OIDC access token, once checked at the provider, is trusted.
 ATRIUM_OIDC_BEARER_CACHE_SECONDS = env.int("ATRIUM_OIDC_BEARER_CACHE_SECONDS", default=60)
 AUTHENTICATION_BACKENDS.insert(0, "apps.accounts.oidc.AtriumOIDCBackend")
+# Limits on guessing (apps/accounts/throttling.py). Password sign-in: django-axes
+# counts failures per account and per client address; at the limit, that
+# account or address is refused (429, Retry-After) for the lockout time after
+# its last failure. Operators see and clear lockouts in the admin (Axes).
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes asks
+AUTHENTICATION_BACKENDS.insert(0, "apps.accounts.throttling.SignInLimitBackend")  # axes': first, as it asks
+AXES_FAILURE_LIMIT = env.int("ATRIUM_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("ATRIUM_LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # Retry-After stays true
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.throttling.client_address"
+AXES_WHITELIST_CALLABLE = "apps.accounts.throttling.password_attempts_only"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.throttling.lockout_response"
+AXES_VERBOSE = False  # no banner at every start; failures are still logged
+AXES_DISABLE_ACCESS_LOG = True  # no row per sign-in in a table that grows for ever
+# API credentials that fail (Token or Bearer), per client address, in DRF's
+# rate syntax; past it every token from that address gets 429 for the window.
+ATRIUM_API_BAD_TOKEN_RATE = env.str("ATRIUM_API_BAD_TOKEN_RATE", default="20/min")
+# The cache holds the API throttle's counts (and the OIDC bearer check's
+# answers): Redis when REDIS_URL is set, so every web process counts together.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="atrium"),
+        }
+    }
 # Personal API tokens (django-rest-knox): keys start with this, so secret
 # scanners and people recognise them.
 ATRIUM_TOKEN_PREFIX = "atrium_"  # noqa: S105 - a public prefix, not a secret
@@ -350,5 +380,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # axes logs every failed sign-in at INFO; its WARNINGs (new failures, lockouts) are enough.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

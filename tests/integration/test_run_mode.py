@@ -49,8 +49,7 @@ async def websocket_opens(url: str, *, cookie: str | None, origin: str) -> bool:
 def test_the_portal_serves_pages_api_websockets_and_stops_on_ctrl_c(tmp_path):
     with running_portal(tmp_path) as portal:
         health = requests.get(f"{portal.url}healthz", timeout=10).json()
-        assert health["status"] == "ok", health
-        assert health["checks"]["worker"]["ok"]
+        assert health == {"status": "ok"}, health  # all checks, the worker's too; details for operators only
 
         physicist = sign_in(portal.url, "physicist")
         home = physicist.get(portal.url, timeout=10).text

@@ -31,6 +31,7 @@ PUBLIC = {
     "core:healthz",
     "accounts:login",
     "accounts:logout",
+    "admin-login",
     "api:root",
     "api:schema",
     "api:docs",

@@ -1,5 +1,7 @@
+from typing import Any
+
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,10 +23,24 @@ class MeView(APIView):
         return Response(MeSerializer(signed_in_user(request)).data)
 
 
+_PERSON_ONLY = OpenApiResponse(
+    description="Sent with a personal API token: it may revoke only itself, and create no token."
+)
+
+
+def _token_in_use(request: Request) -> ApiToken | None:
+    """The personal API token this request authenticated with (None: a session or a Bearer token)."""
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
 class ApiTokenViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[ApiToken]
 ):
-    """Your personal API tokens. The full key is in the create answer only."""
+    """Your personal API tokens. The full key is in the create answer only.
+
+    Tokens are created and revoked signed in (a browser session, or the identity
+    provider's Bearer token); with an API token you may revoke only that token.
+    """
 
     serializer_class = ApiTokenSerializer
     queryset = ApiToken.objects.none()  # the real one, per user, is get_queryset
@@ -36,17 +52,23 @@ class ApiTokenViewSet(
     def get_object(self) -> ApiToken:
         return api_token_get(user=signed_in_user(self.request), token_key=self.kwargs["token_key"])
 
-    @extend_schema(request=ApiTokenSerializer, responses={201: ApiTokenCreatedSerializer})
+    @extend_schema(request=ApiTokenSerializer, responses={201: ApiTokenCreatedSerializer, 403: _PERSON_ONLY})
     def create(self, request: Request) -> Response:
         serializer = ApiTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, key = api_token_create(user=signed_in_user(request), **serializer.validated_data)
+        token, key = api_token_create(
+            user=signed_in_user(request), using=_token_in_use(request), **serializer.validated_data
+        )
         body = ApiTokenCreatedSerializer(token).data
         body["token"] = key
         return Response(body, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={204: None, 403: _PERSON_ONLY})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance: ApiToken) -> None:
-        api_token_revoke(token=instance)
+        api_token_revoke(token=instance, using=_token_in_use(self.request))
 
 
 class SshPublicKeyViewSet(

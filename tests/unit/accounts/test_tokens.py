@@ -135,3 +135,49 @@ def test_session_authenticated_writes_need_the_csrf_token(physicist):
         HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value,
     )
     assert ok.status_code == 201
+
+
+def token_client(key: str) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Token {key}")
+
+
+@pytest.mark.django_db
+def test_a_token_cannot_revoke_its_owners_other_tokens(physicist_client: Client):
+    laptop = create(physicist_client, name="laptop").json()["token"]
+    ci = create(physicist_client, name="ci").json()["token"]
+    leaked = token_client(laptop)
+    for token in ApiToken.objects.all():  # what a leaked token would try: revoke everything
+        response = leaked.delete(f"/api/v1/tokens/{token.token_key}/")
+        if token.name == "ci":
+            assert response.status_code == 403
+            assert response.json()["error"]["code"] == "permission_denied"
+            assert "only revoke itself" in response.json()["error"]["message"]
+    assert token_client(ci).get("/api/v1/me/").status_code == 200  # the owner's other token still works
+    assert set(ApiToken.objects.values_list("name", flat=True)) == {"ci"}  # the leaked one could only retire itself
+
+
+@pytest.mark.django_db
+def test_a_token_can_revoke_itself(physicist_client: Client):
+    key = create(physicist_client, name="script").json()["token"]
+    me = token_client(key)
+    token_key = ApiToken.objects.get(name="script").token_key
+    assert me.delete(f"/api/v1/tokens/{token_key}/").status_code == 204
+    assert me.get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_token_cannot_mint_another_token(physicist_client: Client):
+    key = create(physicist_client, name="laptop").json()["token"]
+    response = create(token_client(key), name="successor")
+    assert response.status_code == 403
+    assert "Sign in to Atrium" in response.json()["error"]["message"]
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["laptop"]
+
+
+@pytest.mark.django_db
+def test_signed_in_the_owner_revokes_any_of_their_tokens(physicist_client: Client):
+    for name in ("a", "b"):
+        create(physicist_client, name=name)
+    for token in ApiToken.objects.all():
+        assert physicist_client.delete(f"/api/v1/tokens/{token.token_key}/").status_code == 204
+    assert not ApiToken.objects.exists()

@@ -5,6 +5,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from apps.jobs.models import WorkerHeartbeat
+from tests.factories import UserFactory
 
 
 def beat(seconds_ago: float, *, worker_id: str = "w1", stopped: bool = False) -> WorkerHeartbeat:
@@ -17,6 +18,14 @@ def beat(seconds_ago: float, *, worker_id: str = "w1", stopped: bool = False) ->
         last_seen=seen,
         stopped_at=seen if stopped else None,
     )
+
+
+@pytest.fixture
+def client(db) -> Client:
+    """An operator (staff, signed in): /healthz shows them every check's detail."""
+    operator = Client()
+    operator.force_login(UserFactory(username="ops", is_staff=True))
+    return operator
 
 
 @pytest.mark.django_db
@@ -79,3 +88,28 @@ def test_unreachable_channel_layer_is_503_naming_it(client: Client):
 def test_healthz_is_not_cached(client: Client):
     beat(1)
     assert "no-cache" in client.get("/healthz")["Cache-Control"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["anonymous", "member"])
+def test_load_balancers_and_members_get_a_bare_status(who, physicist):
+    visitor = Client()
+    if who == "member":
+        visitor.force_login(physicist)
+    assert visitor.get("/healthz").json() == {"status": "unavailable"}  # no worker yet
+    beat(1)
+    response = visitor.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    page = response.content.decode()
+    for detail in ("sqlite", "postgresql", "worker", "Layer", "ms"):
+        assert detail not in page
+
+
+@pytest.mark.django_db
+def test_a_failing_check_is_503_without_saying_which_to_anonymous(client: Client):
+    beat(120)  # gone
+    anonymous = Client().get("/healthz")
+    assert anonymous.status_code == 503
+    assert anonymous.json() == {"status": "unavailable"}
+    assert client.get("/healthz").json()["failing"] == ["worker"]
