@@ -1,6 +1,6 @@
 """Real Atrium processes for tests: a worker, or the whole `make run` stack
-(uvicorn + worker under honcho, from the Procfile) on a free loopback port,
-each with a database of its own."""
+(uvicorn + worker under supervisord, from supervisord.conf) on a free loopback
+port, each with a database of its own."""
 
 import contextlib
 import os
@@ -84,8 +84,8 @@ class Portal:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def interrupt(self, timeout: float = 20) -> int:
-        """Ctrl-C, as a person at the terminal would; returns honcho's exit code."""
+    def interrupt(self, timeout: float = 30) -> int:
+        """Ctrl-C, as a person at the terminal would; returns supervisord's exit code."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
             try:
@@ -117,7 +117,7 @@ def wait_healthy(url: str, portal_log: Path | None = None, timeout: float = 90) 
 def running_portal(
     tmp_path: Path, *, database_url: str | None = None, port: int | None = None, **extra_env: str
 ) -> Iterator[Portal]:
-    """The `make run` stack: migrate, load the demo, then honcho with the Procfile.
+    """The `make run` stack: migrate, load the demo, then supervisord with supervisord.conf.
 
     Without `database_url`, the portal gets a fresh database that is dropped after.
     """
@@ -130,13 +130,17 @@ def running_portal(
         return
     port = port or free_port()
     PORTAL_PORTS.add(port)
-    env = base_env(DATABASE_URL=database_url, ATRIUM_VAR_DIR=str(tmp_path), HOST="127.0.0.1", **extra_env)
+    env = base_env(
+        DATABASE_URL=database_url, ATRIUM_VAR_DIR=str(tmp_path), HOST="127.0.0.1", PORT=str(port), **extra_env
+    )
     manage("migrate", "--noinput", env=env)
     manage("load_demo", env=env)
     log = tmp_path / f"portal-{port}.log"
-    with log.open("wb") as out:
+    # Appending: supervisord writes its children's output through /dev/stdout,
+    # a second open file; without O_APPEND each would overwrite the other's lines.
+    with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(VENV_BIN / "honcho"), "start", "-f", "Procfile", "-p", str(port)],
+            [str(VENV_BIN / "supervisord"), "-c", "supervisord.conf", "--pidfile", str(tmp_path / f"{port}.pid")],
             cwd=ROOT,
             env=env,
             stdout=out,

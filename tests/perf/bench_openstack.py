@@ -331,7 +331,7 @@ class BenchProject:
 
 @contextlib.contextmanager
 def web_server(tmp_path: Path, token: str) -> Iterator[str]:
-    """uvicorn serving Atrium on the test database, as the Procfile starts it."""
+    """uvicorn serving Atrium on the test database, as supervisord.conf starts it."""
     port = free_port()
     env = base_env(DATABASE_URL=worker_database_url(), ATRIUM_VAR_DIR=str(tmp_path))
     log = tmp_path / "web.log"
