@@ -97,6 +97,21 @@ class Portal:
         return self.process.returncode
 
 
+def sign_in(url: str, username: str) -> requests.Session:
+    """A session signed in with the demo password (user name = password) on a portal at `url`."""
+    session = requests.Session()
+    session.get(f"{url}accounts/login/", timeout=10)
+    response = session.post(
+        f"{url}accounts/login/",
+        data={"username": username, "password": username, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"{url}accounts/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.url == url
+    return session
+
+
 def wait_healthy(url: str, portal_log: Path | None = None, timeout: float = 90) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -154,6 +169,42 @@ def running_portal(
     finally:
         with contextlib.suppress(AssertionError):
             portal.interrupt()
+
+
+@contextlib.contextmanager
+def web_server(tmp_path: Path, env: dict[str, str], *, name: str = "web", access_log: bool = True) -> Iterator[str]:
+    """One uvicorn serving Atrium as supervisord.conf starts it, with `env`; yields its URL."""
+    from tests.workers import stop  # tests.workers imports this module
+
+    port = free_port()
+    PORTAL_PORTS.add(port)
+    log = tmp_path / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                *(str(VENV_BIN / "uvicorn"), "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port)),
+                "--lifespan",
+                "off",
+                *(() if access_log else ("--no-access-log",)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(requests.ConnectionError):
+                requests.get(f"{url}healthz", timeout=5)  # any answer: it serves
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError(f"The web server did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        stop(process)  # Ctrl-C
 
 
 def run_in_thread(fn: Callable[[], T]) -> T:

@@ -12,24 +12,10 @@ import pytest
 import requests
 import websockets
 
-from tests.servers import Portal, isolated_database, manage, run_in_thread, running_portal
+from tests.servers import Portal, isolated_database, manage, run_in_thread, running_portal, sign_in
 from tests.workers import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def sign_in(url: str, username: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{url}accounts/login/", timeout=10)
-    response = session.post(
-        f"{url}accounts/login/",
-        data={"username": username, "password": username, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        headers={"Referer": f"{url}accounts/login/"},
-        timeout=10,
-    )
-    assert response.status_code == 200
-    assert response.url == url
-    return session
 
 
 async def websocket_opens(url: str, *, cookie: str | None, origin: str) -> bool:
