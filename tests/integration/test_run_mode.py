@@ -3,6 +3,7 @@ supervisord.conf, on a free port, with the demo data; HTTP, websockets, a
 worker that dies, and Ctrl-C."""
 
 import asyncio
+import functools
 import os
 import re
 import signal
@@ -56,9 +57,9 @@ def test_the_portal_serves_pages_api_websockets_and_stops_on_ctrl_c(tmp_path):
         origin = portal.url.rstrip("/")
         assert run_in_thread(lambda: asyncio.run(websocket_opens(portal.url, cookie=cookie, origin=origin)))
         assert not run_in_thread(lambda: asyncio.run(websocket_opens(portal.url, cookie=None, origin=origin)))
-        assert not run_in_thread(
-            lambda: asyncio.run(websocket_opens(portal.url, cookie=cookie, origin="https://evil.example"))
-        )
+        for foreign in ("https://evil.example", "http://127.0.0.1:9999", origin.replace("http:", "https:")):
+            opens = websocket_opens(portal.url, cookie=cookie, origin=foreign)
+            assert not run_in_thread(functools.partial(asyncio.run, opens)), foreign
 
         code = portal.interrupt()
         output = portal.output()
