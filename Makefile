@@ -20,14 +20,17 @@ export PYTHONDONTWRITEBYTECODE = 1
 .PHONY: test-openstack run serve install migrate demo test test-sqlite test-postgres lint check-deploy \
         check-migrations schema schema-check typecheck format lock vendor bench clean
 
-## make run: install, migrate, load the demo data and serve web + worker.
+## make run: install, migrate, load the demo data and serve web + worker
+## (supervisord.conf: the worker is restarted if it dies; Ctrl-C stops both).
 run: install migrate demo
 	@$(BIN)/python -m portal.banner --host $(HOST) --port $(PORT)
-	@HOST=$(HOST) $(BIN)/honcho start -f Procfile -p $(PORT)
+	@$(SUPERVISE)
 
-## make serve: only serve (no install/migrate); used by the run-mode test.
+## make serve: only serve (no install/migrate).
 serve:
-	HOST=$(HOST) $(BIN)/honcho start -f Procfile -p $(PORT)
+	$(SUPERVISE)
+
+SUPERVISE = mkdir -p var && PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) PORT=$(PORT) $(BIN)/supervisord -c supervisord.conf
 
 install: $(STAMP)
 

@@ -1,6 +1,6 @@
 """Real Atrium processes for tests: a worker, or the whole `make run` stack
-(uvicorn + worker under honcho, from the Procfile) on a free loopback port,
-each with a database of its own."""
+(uvicorn + worker under supervisord, from supervisord.conf) on a free loopback
+port, each with a database of its own."""
 
 import contextlib
 import os
@@ -84,8 +84,8 @@ class Portal:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def interrupt(self, timeout: float = 20) -> int:
-        """Ctrl-C, as a person at the terminal would; returns honcho's exit code."""
+    def interrupt(self, timeout: float = 30) -> int:
+        """Ctrl-C, as a person at the terminal would; returns supervisord's exit code."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
             try:
@@ -95,6 +95,21 @@ class Portal:
                 self.process.wait()
                 raise AssertionError(f"Atrium did not stop on Ctrl-C:\n{self.output()}") from None
         return self.process.returncode
+
+
+def sign_in(url: str, username: str) -> requests.Session:
+    """A session signed in with the demo password (user name = password) on a portal at `url`."""
+    session = requests.Session()
+    session.get(f"{url}accounts/login/", timeout=10)
+    response = session.post(
+        f"{url}accounts/login/",
+        data={"username": username, "password": username, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"{url}accounts/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.url == url
+    return session
 
 
 def wait_healthy(url: str, portal_log: Path | None = None, timeout: float = 90) -> dict[str, object]:
@@ -117,7 +132,7 @@ def wait_healthy(url: str, portal_log: Path | None = None, timeout: float = 90) 
 def running_portal(
     tmp_path: Path, *, database_url: str | None = None, port: int | None = None, **extra_env: str
 ) -> Iterator[Portal]:
-    """The `make run` stack: migrate, load the demo, then honcho with the Procfile.
+    """The `make run` stack: migrate, load the demo, then supervisord with supervisord.conf.
 
     Without `database_url`, the portal gets a fresh database that is dropped after.
     """
@@ -130,13 +145,17 @@ def running_portal(
         return
     port = port or free_port()
     PORTAL_PORTS.add(port)
-    env = base_env(DATABASE_URL=database_url, ATRIUM_VAR_DIR=str(tmp_path), HOST="127.0.0.1", **extra_env)
+    env = base_env(
+        DATABASE_URL=database_url, ATRIUM_VAR_DIR=str(tmp_path), HOST="127.0.0.1", PORT=str(port), **extra_env
+    )
     manage("migrate", "--noinput", env=env)
     manage("load_demo", env=env)
     log = tmp_path / f"portal-{port}.log"
-    with log.open("wb") as out:
+    # Appending: supervisord writes its children's output through /dev/stdout,
+    # a second open file; without O_APPEND each would overwrite the other's lines.
+    with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(VENV_BIN / "honcho"), "start", "-f", "Procfile", "-p", str(port)],
+            [str(VENV_BIN / "supervisord"), "-c", "supervisord.conf", "--pidfile", str(tmp_path / f"{port}.pid")],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -150,6 +169,42 @@ def running_portal(
     finally:
         with contextlib.suppress(AssertionError):
             portal.interrupt()
+
+
+@contextlib.contextmanager
+def web_server(tmp_path: Path, env: dict[str, str], *, name: str = "web", access_log: bool = True) -> Iterator[str]:
+    """One uvicorn serving Atrium as supervisord.conf starts it, with `env`; yields its URL."""
+    from tests.workers import stop  # tests.workers imports this module
+
+    port = free_port()
+    PORTAL_PORTS.add(port)
+    log = tmp_path / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                *(str(VENV_BIN / "uvicorn"), "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port)),
+                "--lifespan",
+                "off",
+                *(() if access_log else ("--no-access-log",)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(requests.ConnectionError):
+                requests.get(f"{url}healthz", timeout=5)  # any answer: it serves
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError(f"The web server did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        stop(process)  # Ctrl-C
 
 
 def run_in_thread(fn: Callable[[], T]) -> T:

@@ -22,6 +22,7 @@ from django.test import Client
 from portal.asgi import application
 
 ORIGIN = b"http://127.0.0.1"
+HOST = b"127.0.0.1"
 
 
 def session_cookie(user) -> bytes:
@@ -37,17 +38,24 @@ def live_path(page: str) -> str:
     return html.unescape(found.group(1))
 
 
-def _communicator(path: str, cookie: bytes | None, origin: bytes) -> WebsocketCommunicator:
-    headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
+def _communicator(path: str, cookie: bytes | None, origin: bytes, extra: dict[bytes, bytes]) -> WebsocketCommunicator:
+    headers = [(b"origin", origin), *{b"host": HOST, **extra}.items()]
     if cookie:
         headers.append((b"cookie", cookie))
     return WebsocketCommunicator(application, path, headers=headers)
 
 
+def _headers(given: dict[str, bytes]) -> dict[bytes, bytes]:
+    return {name.replace("_", "-").encode(): value for name, value in given.items()}
+
+
 @asynccontextmanager
-async def opened(path: str, cookie: bytes | None, origin: bytes = ORIGIN) -> AsyncIterator[WebsocketCommunicator]:
-    """A socket the server accepted, closed on the way out."""
-    page = _communicator(path, cookie, origin)
+async def opened(
+    path: str, cookie: bytes | None, origin: bytes = ORIGIN, **headers: bytes
+) -> AsyncIterator[WebsocketCommunicator]:
+    """A socket the server accepted, closed on the way out. `headers`: more
+    request headers, or another Host (`host=b"..."`; `x_forwarded_proto=`)."""
+    page = _communicator(path, cookie, origin, _headers(headers))
     try:
         connected, code = await page.connect()
         assert connected, f"{path} was refused (close code {code})"
@@ -56,9 +64,9 @@ async def opened(path: str, cookie: bytes | None, origin: bytes = ORIGIN) -> Asy
         await page.disconnect()
 
 
-async def refusal(path: str, cookie: bytes | None, origin: bytes = ORIGIN) -> int | None:
+async def refusal(path: str, cookie: bytes | None, origin: bytes = ORIGIN, **headers: bytes) -> int | None:
     """Connect expecting to be refused; the close code the server gave."""
-    page = _communicator(path, cookie, origin)
+    page = _communicator(path, cookie, origin, _headers(headers))
     try:
         connected, code = await page.connect()
     finally:

@@ -16,7 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("ATRIUM_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-# A `.env` file in the repository root is read if present (honcho reads it too).
+# A `.env` file in the repository root is read if present.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # The one insecure key, for the embedded mode only; production refuses it.

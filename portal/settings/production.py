@@ -1,13 +1,14 @@
 """Production: the same code, configured entirely by the environment.
 
 Refuses to start with the embedded default SECRET_KEY, without an explicit
-DATABASE_URL and ALLOWED_HOSTS, or with DEBUG on; secure cookies, HSTS and hashed static files (ServeStatic) on.
+DATABASE_URL and ALLOWED_HOSTS, with `*` in ALLOWED_HOSTS, or with DEBUG on;
+secure cookies, HSTS and hashed static files (ServeStatic) on.
 """
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, STORAGES, VAR_DIR, env
+from .base import ALLOWED_HOSTS, INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, STORAGES, VAR_DIR, env
 
 if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
@@ -17,6 +18,14 @@ if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY
 for _name in ("DATABASE_URL", "ALLOWED_HOSTS", "ATRIUM_ENCRYPTION_SALT"):
     if not env.str(_name, default=""):
         raise ImproperlyConfigured(f"Production needs {_name} to be set explicitly (see the README).")
+if "*" in ALLOWED_HOSTS:
+    # `*` lets any Host header through: Django's host check and the websocket
+    # Origin check (apps/core/origin.py) then accept a page of any DNS name
+    # pointed at this server (DNS rebinding) as the site's own.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must name the portal's host names in production (e.g. atrium.example.org, "
+        "or .example.org for its subdomains), not '*'."
+    )
 if env.bool("DEBUG", default=False):
     raise ImproperlyConfigured("DEBUG must be off in production.")
 

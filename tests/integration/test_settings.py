@@ -36,6 +36,8 @@ def start_production(**env: str) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": "short", "DATABASE_URL": "sqlite:///x", "ALLOWED_HOSTS": "a.example"}, "at least 50"),
         ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "a.example"}, "needs DATABASE_URL"),
         ({"SECRET_KEY": GOOD_KEY, "DATABASE_URL": "sqlite:///x"}, "needs ALLOWED_HOSTS"),
+        ({"SECRET_KEY": GOOD_KEY, "DATABASE_URL": "sqlite:///x", "ALLOWED_HOSTS": "*"}, "not '*'"),
+        ({"SECRET_KEY": GOOD_KEY, "DATABASE_URL": "sqlite:///x", "ALLOWED_HOSTS": "a.example,*"}, "not '*'"),
         (
             {"SECRET_KEY": GOOD_KEY, "DATABASE_URL": "sqlite:///x", "ALLOWED_HOSTS": "a.example", "DEBUG": "true"},
             "DEBUG must be off",

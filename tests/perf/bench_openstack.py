@@ -44,7 +44,6 @@ import os
 import re
 import secrets
 import statistics
-import subprocess
 import threading
 import time
 import uuid
@@ -77,8 +76,8 @@ from apps.machines.models import Machine
 from apps.tenancies.models import Cloud, Tenancy
 from tests.contract.openstack_rig import password_connection
 from tests.factories import MembershipFactory, UserFactory
-from tests.servers import VENV_BIN, base_env, free_port
-from tests.workers import stop, worker_database_url, workers
+from tests.servers import base_env, web_server
+from tests.workers import worker_database_url, workers
 
 CLOUDS_YAML = os.environ.get("ATRIUM_TEST_OPENSTACK_CLOUDS_YAML", "")
 MACHINES = int(os.environ.get("ATRIUM_BENCH_MACHINES", "50"))
@@ -329,39 +328,6 @@ class BenchProject:
 # --- Atrium's processes ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def web_server(tmp_path: Path, token: str) -> Iterator[str]:
-    """uvicorn serving Atrium on the test database, as the Procfile starts it."""
-    port = free_port()
-    env = base_env(DATABASE_URL=worker_database_url(), ATRIUM_VAR_DIR=str(tmp_path))
-    log = tmp_path / "web.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                *(str(VENV_BIN / "uvicorn"), "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port)),
-                *("--lifespan", "off", "--no-access-log"),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}api/v1/me/", headers={"Authorization": f"Token {token}"}, timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError(f"The web server did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        stop(process)  # Ctrl-C, as for a worker
-
-
 WORKER_ENV = {
     # Production's defaults (tests/workers.py sets fast ones for the jobs tests).
     "ATRIUM_MACHINE_POLL_INTERVAL": POLL_INTERVAL,
@@ -502,7 +468,9 @@ def run(bench: BenchProject, tmp_path: Path) -> None:
         f"{WORKERS} workers, ATRIUM_MACHINE_POLL_INTERVAL={POLL_INTERVAL} s, database {connection.vendor}"
     )
     built: list[Built] = []
-    with web_server(tmp_path, token) as url:
+    with web_server(
+        tmp_path, base_env(DATABASE_URL=worker_database_url(), ATRIUM_VAR_DIR=str(tmp_path)), access_log=False
+    ) as url:
         try:
             with workers(tmp_path, count=WORKERS, env=WORKER_ENV):
                 images = api.get(f"{url}{base}images/", timeout=60).json()["results"]

@@ -46,6 +46,71 @@ def test_connections_from_another_origin_are_refused(physicist):
     async_to_sync(scenario)()
 
 
+PORTAL = {"host": b"127.0.0.1:8000"}
+
+
+@pytest.mark.parametrize(
+    ("origin", "headers"),
+    [
+        (b"http://127.0.0.1:9999", PORTAL),  # another service on the same host
+        (b"https://127.0.0.1:8000", PORTAL),  # another scheme
+        (b"http://127.0.0.1", PORTAL),  # port 80, not 8000
+        (b"ws://127.0.0.1:8000", PORTAL),
+        (b"null", PORTAL),  # a sandboxed frame or a file
+        (b"", PORTAL),
+        (b"http://attacker.example:8000", {"host": b"attacker.example:8000"}),  # a rebound DNS name
+        (b"http://127.0.0.1:8000", {"host": b""}),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_only_the_sites_own_origin_may_open_a_socket(physics, physicist, origin, headers):
+    cookie = session_cookie(physicist)
+
+    async def scenario():
+        await refusal(EVENTS, cookie, origin=origin, **headers)
+        await refusal(f"/ws/tenancies/{physics.pk}/", cookie, origin=origin, **headers)
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sites_own_origin_is_its_scheme_host_and_port(physicist, settings):
+    cookie = session_cookie(physicist)
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "atrium.example.org"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+    async def scenario():
+        async with opened(EVENTS, cookie, origin=b"http://127.0.0.1:8000", **PORTAL):
+            pass
+        # Behind a TLS proxy: the scheme is the one the proxy says, as for HTTP requests.
+        https = {"host": b"atrium.example.org", "x_forwarded_proto": b"https"}
+        async with opened(EVENTS, cookie, origin=b"https://atrium.example.org", **https):
+            pass
+        await refusal(EVENTS, cookie, origin=b"http://atrium.example.org", **https)
+        await refusal(EVENTS, cookie, origin=b"https://atrium.example.org", host=b"atrium.example.org")
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_csrf_trusted_origins_may_open_a_socket(physicist, settings):
+    cookie = session_cookie(physicist)
+    settings.CSRF_TRUSTED_ORIGINS = ["https://portal.example.org", "https://*.lab.example.org"]
+
+    async def scenario():
+        for origin in (b"https://portal.example.org", b"https://atrium.lab.example.org"):
+            async with opened(EVENTS, cookie, origin=origin, **PORTAL):
+                pass
+        for origin in (
+            b"http://portal.example.org",
+            b"https://portal.example.org:8443",
+            b"https://lab.example.org.evil",
+        ):
+            await refusal(EVENTS, cookie, origin=origin, **PORTAL)
+
+    async_to_sync(scenario)()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_page_left_idle_still_receives_what_comes_next(physicist):
     """An idle socket outlives the channel layer's blocking read (5 s): with redis-py 8's
