@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, SshPublicKey, User
+from apps.core.names import NAME_RULE, name_validator
 
 
 class MeSerializer(serializers.ModelSerializer[User]):
@@ -21,7 +22,13 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
         model = ApiToken
         fields = ["token_key", "name", "created", "expiry", "last_used_at", "expires_in_days"]
         read_only_fields = ["token_key", "created", "expiry", "last_used_at"]
-        extra_kwargs = {"token_key": {"help_text": "The token's first characters, which identify it."}}
+        extra_kwargs = {
+            "token_key": {"help_text": "The token's first characters, which identify it."},
+            "name": {
+                "validators": [name_validator],
+                "help_text": f"What the token is for; unique among your tokens. {NAME_RULE}",
+            },
+        }
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
@@ -32,7 +39,13 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class SshPublicKeySerializer(serializers.ModelSerializer[SshPublicKey]):
-    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        validators=[name_validator],
+        help_text=f"Unique among your keys; omit (or leave empty) for the key's comment. {NAME_RULE}",
+    )
 
     class Meta:
         model = SshPublicKey
