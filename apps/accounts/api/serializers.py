@@ -26,6 +26,7 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
             "token_key": {"help_text": "The token's first characters, which identify it."},
             "name": {
                 "validators": [name_validator],
+                "trim_whitespace": False,  # the service trims; the schema's maxLength counts what is sent
                 "help_text": f"What the token is for; unique among your tokens. {NAME_RULE}",
             },
         }

@@ -42,7 +42,11 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Job]):
         return context
 
     @extend_schema(
-        parameters=[OpenApiParameter("log_after", OpenApiTypes.INT, description="Only log lines after this line id.")]
+        parameters=[
+            OpenApiParameter(
+                "log_after", {"type": "integer", "minimum": 0}, description="Only log lines after this line id."
+            )
+        ]
     )
     def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().retrieve(request, *args, **kwargs)
