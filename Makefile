@@ -105,11 +105,11 @@ schema-check: install
 	diff -u docs/openapi.yaml var/openapi.yaml || \
 	  { echo "docs/openapi.yaml is out of date: run 'make schema' and commit it."; exit 1; }
 
-## make fuzz: schemathesis over docs/openapi.yaml against a real server on PostgreSQL (tests/fuzz);
-## FUZZ_SECONDS bounds the fresh examples (default 60).
+## make fuzz: only the API fuzz (tests/fuzz; `make test` runs it in its PostgreSQL run):
+## schemathesis over docs/openapi.yaml against a real server. FUZZ_SECONDS bounds the fresh examples.
 fuzz: install
 	@$(BIN)/python -m portal.wait_for $(TEST_POSTGRES_URL) $(TEST_REDIS_URL)
-	ATRIUM_FUZZ=1 DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest tests/fuzz -p no:randomly -rs $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest tests/fuzz -p no:randomly -rs $(PYTEST_ARGS)
 
 ## make bench: benchmarks in tests/perf (or PYTEST_ARGS=tests/perf/bench_openstack.py); figures, no pass/fail on time.
 bench: install
