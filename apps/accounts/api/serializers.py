@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, SshPublicKey, User
@@ -39,6 +40,16 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
         fields = [*ApiTokenSerializer.Meta.fields, "token"]
 
 
+#: What the schema says a public key looks like: a type Atrium accepts, the key, an optional
+#: comment. The services check the rest (it parses, RSA of 2048 bits or more) with their messages.
+SSH_PUBLIC_KEY_PATTERN = r"^\s*(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521))\s+[A-Za-z0-9+/]+={0,2}(\s.*)?$"
+
+
+@extend_schema_field({"type": "string", "pattern": SSH_PUBLIC_KEY_PATTERN})
+class _PublicKeyField(serializers.CharField):
+    """A CharField whose schema has the key's pattern (the check itself is ssh_key_parse's)."""
+
+
 class SshPublicKeySerializer(serializers.ModelSerializer[SshPublicKey]):
     name = serializers.CharField(
         max_length=100,
@@ -46,6 +57,9 @@ class SshPublicKeySerializer(serializers.ModelSerializer[SshPublicKey]):
         allow_blank=True,
         validators=[name_validator],
         help_text=f"Unique among your keys; omit (or leave empty) for the key's comment. {NAME_RULE}",
+    )
+    public_key = _PublicKeyField(
+        help_text="One line of your .pub file: ed25519, ECDSA, or RSA of 2048 bits or more; unique among your keys."
     )
 
     class Meta:

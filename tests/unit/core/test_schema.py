@@ -42,3 +42,14 @@ def test_the_answers_the_server_gives_are_documented():
     console = PATHS["/api/v1/tenancies/{tenancy_id}/machines/{id}/console/"]["get"]["responses"]
     assert {"400", "404", "409"} <= set(console)  # no console on the cloud; not active
     assert "413" in PATHS["/api/v1/ssh-keys/"]["post"]["responses"]
+
+
+def test_the_schema_says_what_a_public_key_looks_like():
+    import re
+
+    from tests.unit.core.test_api_input import _public_key
+
+    pattern = COMPONENTS["SshPublicKeyRequest"]["properties"]["public_key"]["pattern"]
+    assert re.search(pattern, _public_key() + " me@laptop")
+    assert not re.search(pattern, "-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert not re.search(pattern, "ssh-dss AAAAB3NzaC1kc3M=")
