@@ -180,7 +180,7 @@ class FirewallRuleForm(ServiceForm):
         if not text:
             return None, None
         first, _, last = text.partition("-")
-        if not first.isdigit() or (last and not last.isdigit()) or text.count("-") > 1:
+        if not first.isdecimal() or (last and not last.isdecimal()) or text.count("-") > 1:  # int() reads these
             raise forms.ValidationError("A port (8888) or a range (8000-8100).")
         return int(first), int(last) if last else None
 

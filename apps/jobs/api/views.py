@@ -1,12 +1,13 @@
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import User
+from apps.core.rest import whole_number
 from apps.jobs.filtersets import JobFilterSet
 from apps.jobs.models import Job
 from apps.jobs.registry import kind_names
@@ -35,10 +36,7 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Job]):
 
     def get_serializer_context(self) -> dict[str, object]:
         context = dict(super().get_serializer_context())
-        after = self.request.query_params.get("log_after", "0")
-        if not after.isdigit():
-            raise serializers.ValidationError({"log_after": ["A log line id (a whole number) is required."]})
-        context["log_after"] = int(after)
+        context["log_after"] = whole_number(self.request.query_params.get("log_after", "0"), "log_after", 0)
         return context
 
     @extend_schema(

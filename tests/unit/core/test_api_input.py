@@ -147,3 +147,17 @@ def test_another_users_ssh_key_by_number_is_still_a_404(token_client: Client):
     key = ssh_key_add(user=UserFactory(), name="theirs", public_key=_public_key())
     assert_error(token_client.get(f"/api/v1/ssh-keys/{key.pk}/"), 404, "not_found")
     assert_error(token_client.delete(f"/api/v1/ssh-keys/{key.pk}/"), 404, "not_found")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["\u00b2", "9" * 5000, "0" * 5000])
+def test_numbers_python_would_choke_on_are_a_400(token_client: Client, physics, physicist, value: str):
+    job = job_create(kind="tenancy.sync", tenancy=physics, target=physics, requested_by=physicist)
+    for path, field in (
+        ("/api/v1/tenancies/", "page"),
+        ("/api/v1/tenancies/", "page_size"),
+        (f"/api/v1/jobs/{job.pk}/", "log_after"),
+    ):
+        error = assert_error(token_client.get(path, {field: value}), 400, "invalid")
+        assert list(error["fields"]) == [field]
+    assert_error(token_client.get(f"/api/v1/jobs/{'9' * 5000}/"), 404, "not_found")
