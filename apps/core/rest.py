@@ -44,9 +44,12 @@ PAGE_SIZE_MAX = 200
 
 def whole_number(value: str, field: str, low: int, high: int | None = None) -> int:
     """A query parameter as a whole number from `low` (to `high`), or a 400 naming `field`.
-    ASCII digits only, at most 18: int() takes some other digits, not all (U+00B2 is one it
-    refuses), and refuses over 4,300 of them."""
-    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+    ASCII digits only (int() takes some others, not all: U+00B2 it refuses); more than 18
+    of them count as 10**18, beyond any page or id (int() refuses over 4,300 digits)."""
+    number = None
+    if value.isascii() and value.isdigit():
+        digits = value.lstrip("0") or "0"
+        number = int(digits) if len(digits) <= 18 else 10**18
     if number is None or number < low or (high is not None and number > high):
         allowed = f"from {low} to {high}" if high is not None else f"from {low}"
         raise serializers.ValidationError({field: [f"A whole number {allowed}."]})
