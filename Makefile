@@ -18,7 +18,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 export PYTHONDONTWRITEBYTECODE = 1
 
 .PHONY: test-openstack run serve install migrate demo test test-sqlite test-postgres lint check-deploy \
-        check-migrations schema schema-check typecheck format lock vendor bench clean
+        check-migrations schema schema-check typecheck format lock vendor bench fuzz clean
 
 ## make run: install, migrate, load the demo data and serve web + worker
 ## (supervisord.conf: the worker is restarted if it dies; Ctrl-C stops both).
@@ -107,6 +107,12 @@ schema-check: install
 	$(MANAGE) spectacular --validate --fail-on-warn --file var/openapi.yaml
 	diff -u docs/openapi.yaml var/openapi.yaml || \
 	  { echo "docs/openapi.yaml is out of date: run 'make schema' and commit it."; exit 1; }
+
+## make fuzz: only the API fuzz (tests/fuzz; `make test` runs it in its PostgreSQL run):
+## schemathesis over docs/openapi.yaml against a real server. FUZZ_SECONDS bounds the fresh examples.
+fuzz: install
+	@$(BIN)/python -m portal.wait_for $(TEST_POSTGRES_URL) $(TEST_REDIS_URL)
+	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest tests/fuzz -p no:randomly -rs $(PYTEST_ARGS)
 
 ## make bench: benchmarks in tests/perf (or PYTEST_ARGS=tests/perf/bench_openstack.py); figures, no pass/fail on time.
 bench: install

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from apps.core.forms import ServiceForm
+from apps.core.names import name_validator
 
 
 class LoginForm(AuthenticationForm):
@@ -19,6 +20,7 @@ EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "
 class ApiTokenForm(ServiceForm):
     name = forms.CharField(
         max_length=100,
+        validators=[name_validator],
         widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. laptop scripts"}),
         help_text="What the token is for, so you know which one to revoke.",
     )
@@ -35,6 +37,7 @@ class ApiTokenForm(ServiceForm):
 class SshKeyForm(ServiceForm):
     name = forms.CharField(
         max_length=100,
+        validators=[name_validator],
         required=False,
         widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. work laptop"}),
         help_text="Optional; the key's comment is used if empty.",

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, Forbidden
+from apps.core.names import name_clean, name_problem
 from apps.tenancies.models import Membership
 
 from .models import ApiToken, GroupMapping, OidcToken, SshPublicKey, User
@@ -307,9 +308,9 @@ def api_token_create(
     `using`: the API token the request came with, if any (refused)."""
     if using is not None:
         raise Forbidden(TOKENS_NEED_A_PERSON)
-    name = name.strip()
-    if not name:
+    if not name.strip():
         raise ApplicationError("Give the token a name.", fields={"name": ["This field may not be blank."]})
+    name = name_clean(name, max_length=100, what="token name")
     if ApiToken.objects.filter(user=user, name=name).exists():
         raise ApplicationError(
             "You already have a token with that name.", fields={"name": ["You already have a token with that name."]}
@@ -384,8 +385,11 @@ def ssh_key_parse(public_key: str) -> tuple[str, str, int, str]:
 
 def ssh_key_add(*, user: User, name: str, public_key: str) -> SshPublicKey:
     text, key_type, bits, fingerprint = ssh_key_parse(public_key)
-    name = name.strip() or (text.split(" ", 2)[2] if text.count(" ") >= 2 else key_type)
-    name = name[:100]
+    if name.strip():
+        name = name_clean(name, max_length=100, what="key name")
+    else:  # the key's comment (checked like a name: it is shown as one), else its type
+        comment = text.split(" ", 2)[2] if text.count(" ") >= 2 else ""
+        name = comment[:100].strip() if comment.strip() and not name_problem(comment) else key_type
     if SshPublicKey.objects.filter(user=user, fingerprint=fingerprint).exists():
         raise ApplicationError(
             "You have added this key already.", fields={"public_key": ["You have this key already."]}

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 
+from apps.core.names import name_clean
+
 from . import dto
 from .errors import BadInput, Unsupported
 
@@ -31,11 +33,9 @@ def require_aware(**moments: datetime) -> None:
 
 
 def machine_name_clean(name: str | None) -> str:
-    """The name a machine may have on every cloud we drive: 1 to 255 characters."""
-    cleaned = (name or "").strip()
-    if not cleaned or len(cleaned) > 255:
-        raise BadInput("A machine needs a name of 1 to 255 characters.", fields={"name": ["1 to 255 characters."]})
-    return cleaned
+    """The name a machine may have on every cloud we drive: 1 to 255 characters, none
+    of them control or invisible ones (apps.core.names)."""
+    return name_clean(name, max_length=255, error=BadInput, what="machine name")
 
 
 #: What a new machine's own firewall lets in: SSH and ping, from anywhere.

@@ -1,4 +1,6 @@
-"""API plumbing shared by every app: the one error format and the API root.
+"""API plumbing shared by every app: the one error format, the API root and the
+router (how ids are read from URLs). How bodies, pages and ordering are read:
+apps.core.rest.
 
 Every error under /api/ is JSON of one shape:
 
@@ -9,8 +11,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, routers, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +30,7 @@ _DEFAULT_CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    413: "too_large",
     415: "unsupported_media_type",
     429: "throttled",
     500: "server_error",
@@ -90,9 +94,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(body, status=exc.status_code, headers=headers)
 
 
+@csrf_exempt  # a POST or DELETE to an unknown path is a 404 too, not the CSRF failure page
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
-    """Unknown paths under /api/v1/ answer a JSON 404."""
+    """Unknown paths under /api/v1/ (an id that is not a whole number included) answer a JSON 404."""
     return JsonResponse(error_body(404, f"No API endpoint at {request.path}."), status=404)
+
+
+class Router(routers.SimpleRouter):
+    """Every app's router: path converters, and ids are whole numbers (`<int:pk>`), so a
+    detail URL with anything else is the unknown-path 404 and no view sees a bad id. A
+    viewset whose key is not a number says so with `lookup_value_converter`."""
+
+    def __init__(self) -> None:
+        super().__init__(use_regex_path=False)
+        self._default_value_pattern = "int"
 
 
 _root_serializer = inline_serializer(

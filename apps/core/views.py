@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
@@ -40,6 +41,7 @@ _MESSAGES = {
     400: "The request could not be understood.",
     403: "You do not have permission to do that.",
     404: "There is nothing here.",
+    413: "The request is too large.",
     500: "Something went wrong on our side. The operators have been told.",
 }
 
@@ -51,7 +53,7 @@ def _error(request: HttpRequest, status: int, *, safe: bool = False) -> HttpResp
         from .middleware import error_partial
 
         return error_partial(request, _MESSAGES[status], status)
-    template = loader.get_template(f"errors/{status}.html")
+    template = loader.select_template([f"errors/{status}.html", "errors/400.html"])
     # The 500 page renders without the request: context processors might be
     # what failed (the database, for one).
     context = {"status": status, "message": _MESSAGES[status], "debug": settings.DEBUG}
@@ -59,6 +61,8 @@ def _error(request: HttpRequest, status: int, *, safe: bool = False) -> HttpResp
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: say so
+        return _error(request, 413)
     return _error(request, 400)
 
 

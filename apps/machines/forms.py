@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from apps.accounts.models import SshPublicKey
 from apps.core.forms import ServiceForm
+from apps.core.names import name_validator
 from apps.machines.services import VOLUME_MAX_GB
 
 from .models import Catalogue, ExternalIp, FirewallRule, Machine, Volume
@@ -29,6 +30,7 @@ class MachineCreateForm(ServiceForm):
 
     name = forms.CharField(
         max_length=255,
+        validators=[name_validator],
         help_text=NAME_RULE,
         widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off", "placeholder": "analysis-1"}),
     )
@@ -130,6 +132,7 @@ class MachineAttachForm(ServiceForm):
 class VolumeCreateForm(ServiceForm):
     name = forms.CharField(
         max_length=255,
+        validators=[name_validator],
         help_text="1 to 255 characters, unique in the tenancy.",
         widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "project-data"}),
     )
@@ -177,7 +180,7 @@ class FirewallRuleForm(ServiceForm):
         if not text:
             return None, None
         first, _, last = text.partition("-")
-        if not first.isdigit() or (last and not last.isdigit()) or text.count("-") > 1:
+        if not first.isdecimal() or (last and not last.isdecimal()) or text.count("-") > 1:  # int() reads these
             raise forms.ValidationError("A port (8888) or a range (8000-8100).")
         return int(first), int(last) if last else None
 

@@ -23,6 +23,7 @@ from apps.clouds.base import firewall_rule_clean, machine_name_clean
 from apps.clouds.errors import BadInput, QuotaExceeded, Unsupported
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.names import name_clean
 from apps.jobs.events import resource_changed_publish
 from apps.jobs.models import Job
 from apps.jobs.services import job_create
@@ -395,11 +396,13 @@ VOLUME_MAX_GB = 16384
 def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> Volume:
     _capable(tenancy, "volumes", "volumes", user)
     errors: dict[str, list[str]] = {}
-    name = (name or "").strip()
-    if not name or len(name) > 255:
-        errors["name"] = ["1 to 255 characters."]
-    elif Volume.objects.filter(tenancy=tenancy, name=name).exists():
-        errors["name"] = [f"{tenancy.name} already has a volume called {name}."]
+    try:
+        name = name_clean(name, max_length=255, error=BadInput, what="volume name")
+    except BadInput as exc:
+        errors.update(exc.fields)
+    else:
+        if Volume.objects.filter(tenancy=tenancy, name=name).exists():
+            errors["name"] = [f"{tenancy.name} already has a volume called {name}."]
     if not isinstance(size_gb, int) or not 1 <= size_gb <= VOLUME_MAX_GB:
         errors["size_gb"] = [f"A whole number of GB from 1 to {VOLUME_MAX_GB}."]
     if errors:

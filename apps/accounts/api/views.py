@@ -45,6 +45,7 @@ class ApiTokenViewSet(
     serializer_class = ApiTokenSerializer
     queryset = ApiToken.objects.none()  # the real one, per user, is get_queryset
     lookup_field = "token_key"
+    lookup_value_converter = "str"  # not a number: the key's first characters
 
     def get_queryset(self) -> QuerySet[ApiToken]:
         return api_token_list(user=signed_in_user(self.request))

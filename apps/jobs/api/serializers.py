@@ -8,6 +8,12 @@ from apps.jobs.models import Job, JobLogLine, JobStage
 from apps.tenancies.models import Tenancy
 
 
+def person_field(help_text: str) -> "serializers.SlugRelatedField[User]":
+    """Who asked for something, by user name; null when no one did (the sync, or made
+    outside Atrium) or the account is gone."""
+    return serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True, help_text=help_text)
+
+
 class JobStageSerializer(serializers.ModelSerializer[JobStage]):
     class Meta:
         model = JobStage
@@ -38,9 +44,7 @@ class JobSerializer(serializers.HyperlinkedModelSerializer[Job]):
     kind_label = serializers.CharField(read_only=True)
     tenancy: serializers.PrimaryKeyRelatedField[Tenancy] = serializers.PrimaryKeyRelatedField(read_only=True)
     target = serializers.SerializerMethodField()
-    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
+    requested_by = person_field("Who started it; null for the periodic sync and other work no one asked for.")
     result = serializers.JSONField(read_only=True)
     stages = JobStageSerializer(many=True, read_only=True)
 

@@ -1,9 +1,10 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
+
+from apps.core.api import Router
 
 from . import views
 
-router = SimpleRouter()
+router = Router()
 router.register("jobs", views.JobViewSet, basename="job")
 
 urlpatterns = [

@@ -1,15 +1,16 @@
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import User
+from apps.core.rest import whole_number
 from apps.jobs.filtersets import JobFilterSet
 from apps.jobs.models import Job
+from apps.jobs.registry import kind_names
 from apps.jobs.selectors import job_get_for_user, job_list_for_tenancy
 from apps.jobs.services import job_cancel, tenancy_sync_start
 from apps.tenancies.selectors import tenancy_get_for_user
@@ -35,14 +36,15 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Job]):
 
     def get_serializer_context(self) -> dict[str, object]:
         context = dict(super().get_serializer_context())
-        after = self.request.query_params.get("log_after", "0")
-        if not after.isdigit():
-            raise serializers.ValidationError({"log_after": ["A log line id (a whole number) is required."]})
-        context["log_after"] = int(after)
+        context["log_after"] = whole_number(self.request.query_params.get("log_after", "0"), "log_after", 0)
         return context
 
     @extend_schema(
-        parameters=[OpenApiParameter("log_after", OpenApiTypes.INT, description="Only log lines after this line id.")]
+        parameters=[
+            OpenApiParameter(
+                "log_after", {"type": "integer", "minimum": 0}, description="Only log lines after this line id."
+            )
+        ]
     )
     def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().retrieve(request, *args, **kwargs)
@@ -60,12 +62,18 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Job]):
         return Response(JobSerializer(job, context={"request": request}).data, status=code)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        # The filter's choices are read when asked (kinds register as apps load); the schema lists them.
+        parameters=[OpenApiParameter("kind", OpenApiTypes.STR, enum=kind_names(), description="A job kind.")]
+    )
+)
 class TenancyJobListView(generics.ListAPIView[Job]):
     """The jobs of one of your tenancies, newest first; filter with `state` and `kind`."""
 
     serializer_class = JobSerializer
-    filter_backends = [DjangoFilterBackend]
     filterset_class = JobFilterSet
+    ordering_fields = ["created_at"]
 
     def get_queryset(self) -> QuerySet[Job]:
         if getattr(self, "swagger_fake_view", False):

@@ -9,10 +9,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from apps.accounts.models import SshPublicKey, User
+from apps.accounts.models import SshPublicKey
 from apps.accounts.selectors import ssh_key_get
 from apps.core.errors import NotFound
-from apps.jobs.api.serializers import JobSerializer
+from apps.core.names import NAME_RULE, name_validator
+from apps.jobs.api.serializers import JobSerializer, person_field
 from apps.jobs.models import Job
 
 from .. import services
@@ -76,9 +77,7 @@ class MachineSerializer(serializers.ModelSerializer[Machine]):
     status_label = serializers.CharField(read_only=True, help_text="The task while Atrium works on it, else status.")
     image = ImageRefSerializer(source="*", read_only=True)
     size = SizeRefSerializer(source="*", read_only=True)
-    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text="Empty for machines made outside Atrium."
-    )
+    created_by = person_field("Null for machines made outside Atrium.")
     actions = serializers.SerializerMethodField(help_text="What can be done to it now: start, stop, restart, delete.")
     console = serializers.BooleanField(source="console_enabled", read_only=True)
 
@@ -137,10 +136,13 @@ class MachineDetailSerializer(MachineSerializer):
 
 
 class MachineCreateSerializer(serializers.Serializer[Any]):
-    # The name rule (1 to 255 characters, unique in the tenancy) is the services' one,
-    # so the API and the page say the same thing.
+    # The name rule (1 to 255 characters, unique in the tenancy, apps.core.names) is the
+    # services' one, so the API and the page say the same thing; here for the schema too.
     name = serializers.CharField(
-        allow_blank=True, trim_whitespace=False, help_text="1 to 255 characters, unique in the tenancy."
+        trim_whitespace=False,
+        max_length=255,
+        validators=[name_validator],
+        help_text=f"1 to 255 characters, unique in the tenancy. {NAME_RULE}",
     )
     image_id = serializers.CharField(allow_blank=True, help_text="An id from images/.")
     size_id = serializers.CharField(allow_blank=True, help_text="An id from sizes/.")
@@ -238,7 +240,7 @@ class NetworkSerializer(serializers.Serializer[Any]):
 class ExternalIpSerializer(serializers.ModelSerializer[ExternalIp]):
     url = serializers.SerializerMethodField()
     machine = MachineRefSerializer(read_only=True, allow_null=True, help_text="The machine it is attached to.")
-    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = person_field("Null for those made outside Atrium.")
 
     class Meta:
         model = ExternalIp
@@ -282,7 +284,7 @@ class VolumeSerializer(serializers.ModelSerializer[Volume]):
     url = serializers.SerializerMethodField()
     status_label = serializers.CharField(read_only=True)
     machine = MachineRefSerializer(read_only=True, allow_null=True, help_text="The machine it is attached to.")
-    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = person_field("Null for those made outside Atrium.")
 
     class Meta:
         model = Volume
@@ -308,8 +310,15 @@ class VolumeSerializer(serializers.ModelSerializer[Volume]):
 
 
 class VolumeCreateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(allow_blank=True, help_text="1 to 255 characters, unique in the tenancy.")
-    size_gb = serializers.IntegerField(help_text=f"1 to {services.VOLUME_MAX_GB}.")
+    name = serializers.CharField(
+        trim_whitespace=False,
+        max_length=255,
+        validators=[name_validator],
+        help_text=f"1 to 255 characters, unique in the tenancy. {NAME_RULE}",
+    )
+    size_gb = serializers.IntegerField(
+        min_value=1, max_value=services.VOLUME_MAX_GB, help_text=f"1 to {services.VOLUME_MAX_GB}."
+    )
 
 
 class VolumeAcceptedSerializer(_CreatedBy):
@@ -347,9 +356,7 @@ class FirewallRuleSerializer(serializers.ModelSerializer[FirewallRule]):
 
     url = serializers.SerializerMethodField()
     description = serializers.CharField(read_only=True, help_text='In words, e.g. "TCP port 22 (SSH) from anywhere".')
-    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text="Empty for the machine's first rules and those found."
-    )
+    created_by = person_field("Null for the machine's first rules and those found.")
 
     class Meta:
         model = FirewallRule

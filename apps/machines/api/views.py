@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from django.urls import reverse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -25,6 +24,7 @@ from apps.accounts.selectors import signed_in_user
 from apps.clouds.errors import Unsupported
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import Conflict, NotFound
+from apps.core.rest import Ordering
 from apps.jobs.api.responses import job_accepted
 from apps.jobs.api.serializers import JobSerializer
 from apps.jobs.models import Job
@@ -139,8 +139,8 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
 
     serializer_class = MachineSerializer
     queryset = Machine.objects.none()  # for the schema; reads go through the selectors
-    filter_backends = [DjangoFilterBackend]
     filterset_class = MachineApiFilterSet
+    ordering_fields = ["name", "status", "created_at"]
 
     def get_queryset(self) -> QuerySet[Machine]:
         if _fake(self):
@@ -410,11 +410,14 @@ class _TenancyListView(_InTenancy, generics.ListAPIView[Any]):
     """A small list read for one tenancy, paginated like every other list. What comes
     from the cloud is read as the person asking (clouds with per-user federation)."""
 
+    filter_backends = [Ordering]  # no filters; a list in one order (an `ordering` is a 400)
+
     def items(self, tenancy: Tenancy, user: User) -> list[Any]:
         raise NotImplementedError
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.items(self.tenancy(), signed_in_user(request)))  # a list pages too
+        items = self.filter_queryset(self.items(self.tenancy(), signed_in_user(request)))  # type: ignore[arg-type]  # ?ordering: 400
+        page = self.paginate_queryset(items)  # a list pages too
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -565,6 +568,7 @@ class VolumeViewSet(_InTenancy, mixins.ListModelMixin, mixins.RetrieveModelMixin
 
     serializer_class = VolumeSerializer
     queryset = Volume.objects.none()
+    ordering_fields = ["name", "size_gb", "created_at"]
 
     def get_queryset(self) -> QuerySet[Volume]:
         if _fake(self):

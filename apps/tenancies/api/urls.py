@@ -1,8 +1,8 @@
-from rest_framework.routers import SimpleRouter
+from apps.core.api import Router
 
 from . import views
 
-router = SimpleRouter()
+router = Router()
 router.register("tenancies", views.TenancyViewSet, basename="tenancy")
 
 urlpatterns = router.urls

@@ -172,7 +172,7 @@ def test_messages_say_what_is_wrong(physicist_client, physics, ubuntu, small, ca
     def fields(**body):
         return error(post(physicist_client, url(physics, "machines/"), body), 400)["fields"]
 
-    assert fields(name="", image_id=ubuntu, size_id=small) == {"name": ["1 to 255 characters."]}
+    assert fields(name="", image_id=ubuntu, size_id=small) == {"name": ["This field may not be blank."]}
     assert fields(name="n", image_id=ubuntu, size_id="huge") == {"size_id": ["Unknown size."]}
     cuda = by_name(catalogue.images, "Ubuntu 24.04 + CUDA 12")
     assert "needs at least" in fields(name="gpu", image_id=cuda, size_id=small)["size_id"][0]

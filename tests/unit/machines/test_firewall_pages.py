@@ -222,3 +222,11 @@ def test_the_page_makes_the_same_queries_for_2_and_40_rules(physicist_client, ma
         html = page(physicist_client, machine)
     assert html.count("data-firewall-rule=") == 40
     assert len(forty) == len(two), [q["sql"] for q in forty.captured_queries]
+
+
+def test_a_superscript_port_is_a_form_message_not_a_500(physicist_client, machine):
+    before = FirewallRule.objects.count()
+    response = physicist_client.post(add_url(machine), {"protocol": "tcp", "ports": "\u00b2"})
+    assert response.status_code == 400
+    assert "A port (8888) or a range (8000-8100)." in response.content.decode()
+    assert FirewallRule.objects.count() == before
