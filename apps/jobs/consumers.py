@@ -46,10 +46,14 @@ from .selectors import job_log_lines
 
 
 def _ints(values: list[str]) -> list[int]:
+    """The whole numbers in comma-separated query values; anything else is skipped. ASCII
+    digits only, at most 18 of them: int() refuses some digits isdigit() takes ('²') and
+    values over 4,300 digits, and a socket must never fail on what a client put in its URL."""
     found = []
     for value in values:
         for part in value.split(","):
-            if part.strip().isdigit():
+            part = part.strip()
+            if part.isascii() and part.isdigit() and len(part) <= 18:
                 found.append(int(part))
     return found
 

@@ -122,3 +122,18 @@ def test_a_job_that_ends_before_the_list_connects_still_shows_its_end(physics, p
 
     html = async_to_sync(scenario)()
     assert f'<tr id="job-row-{job.pk}" hx-swap-oob="true">' in html
+
+
+def test_numbers_a_client_made_up_in_the_socket_url_are_skipped_not_fatal(physics, physicist):
+    """'²' passes str.isdigit() but not int(), and int() refuses 4,300+ digits: the page's
+    socket still opens and still hears its job."""
+    cookie = session_cookie(physicist)
+    huge = "9" * 5000
+
+    async def scenario():
+        path = f"/ws/tenancies/{physics.pk}/?jobs=²,{huge}&new=1&since=²&log_after={huge}"
+        async with opened(path, cookie) as page:
+            job = await sync_to_async(job_create)(kind="test.steps", tenancy=physics, target=physics)
+            await receive_until(page, f'id="job-row-{job.pk}"')
+
+    async_to_sync(scenario)()
