@@ -145,6 +145,8 @@ def running_portal(
         return
     port = port or free_port()
     PORTAL_PORTS.add(port)
+    # A cache of its own in a shared Redis: one test's bad credentials must not throttle another's portal.
+    extra_env.setdefault("CACHE_KEY_PREFIX", f"atrium-test-{secrets.token_hex(4)}")
     env = base_env(
         DATABASE_URL=database_url, ATRIUM_VAR_DIR=str(tmp_path), HOST="127.0.0.1", PORT=str(port), **extra_env
     )
