@@ -49,6 +49,10 @@ def _headers(given: dict[str, bytes]) -> dict[bytes, bytes]:
     return {name.replace("_", "-").encode(): value for name, value in given.items()}
 
 
+# Seconds a handshake may take (channels' default); a test opening a burst of many raises it.
+HANDSHAKE_TIMEOUT = 1.0
+
+
 @asynccontextmanager
 async def opened(
     path: str, cookie: bytes | None, origin: bytes = ORIGIN, **headers: bytes
@@ -57,7 +61,7 @@ async def opened(
     request headers, or another Host (`host=b"..."`; `x_forwarded_proto=`)."""
     page = _communicator(path, cookie, origin, _headers(headers))
     try:
-        connected, code = await page.connect()
+        connected, code = await page.connect(timeout=HANDSHAKE_TIMEOUT)
         assert connected, f"{path} was refused (close code {code})"
         yield page
     finally:
