@@ -5,13 +5,20 @@ for this run and deleted after it), or with the member's password when
 ATRIUM_TEST_OPENSTACK_AUTH=password. The `admin` cloud sets quotas.
 
 Setup and teardown use the same wrapper the driver uses (apps.clouds.openstack.sdk);
-the scenarios themselves only go through the driver.
+the scenarios themselves only go through the driver. On the rig of tests/openstack/up.sh
+(its clouds.yaml sits next to the PID files of its services) the cloud can also be held:
+its nova-compute processes are paused (SIGSTOP), so Nova accepts requests and a server
+stays BUILD or STOPPING, until they are let go on (SIGCONT).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +91,32 @@ def openstack_cloud_under_test(clouds_yaml: str) -> CloudUnderTest:
         size_id=size.id,
         set_machine_quota=set_machine_quota,
         wait_seconds=120,
+        hold=rig_hold(Path(clouds_yaml).parent / "run"),
     )
     # Cleanups run last-first: the credential goes after everything the scenario made.
     under_test.cleanups.append(lambda: identity.delete_application_credential(user_id, credential.id))
     under_test.cleanups.append(lambda: set_machine_quota(original))
     return under_test
+
+
+def rig_hold(run_dir: Path) -> Callable[[], AbstractContextManager[None]] | None:
+    """Pause the rig's hypervisors (every nova-compute, each its own process group, as up.sh
+    starts them with setsid) for the length of a `with` block; None on a cloud that is not the rig."""
+    pid_files = sorted(run_dir.glob("nova-compute*.pid"))
+    if not pid_files:
+        return None
+
+    @contextlib.contextmanager
+    def hold() -> Iterator[None]:
+        groups = [int(path.read_text().split()[0]) for path in pid_files]
+        paused = []
+        try:
+            for group in groups:
+                os.killpg(group, signal.SIGSTOP)
+                paused.append(group)
+            yield
+        finally:
+            for group in paused:
+                os.killpg(group, signal.SIGCONT)
+
+    return hold
