@@ -7,6 +7,10 @@ STOPPING on Nova while the job waits for it).
 - a worker killed with SIGKILL while its create waits for the build: another worker takes the
   job up again, the machine ends ACTIVE with its actions, and the cloud holds exactly one
   server made for that row;
+- on the rig, a worker killed while Nova is still making its server (Nova held there by pausing
+  Glance, which it asks about the image): the server is made after all, the job's answer is
+  lost, and the worker that takes the job up finds that server by its tag instead of making a
+  second one;
 - a worker killed while its stop waits for the cloud: the row gets its actions back when the
   cloud has stopped (the follow-up job), with no periodic sync;
 - a create cancelled while queued (the cloud is never asked) and one cancelled while it waits
@@ -30,9 +34,9 @@ from apps.jobs.services import SYNC_KIND, job_cancel
 from apps.machines import services
 from apps.machines.jobs import ATRIUM_MACHINE_KEY
 from apps.machines.models import Machine
-from tests.contract.conftest import CloudUnderTest
+from tests.contract.conftest import CLOUDS_YAML, CloudUnderTest
 from tests.factories import UserFactory
-from tests.faults import assert_settled, job_of, kill, quiet
+from tests.faults import assert_settled, job_of, kill, log_text, quiet
 from tests.workers import start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -152,6 +156,48 @@ def test_a_worker_killed_mid_create_and_mid_stop_is_recovered_by_another(tmp_pat
     finally:
         for worker in rescuers:
             stop(worker)
+
+
+def test_a_worker_killed_while_the_cloud_makes_its_server_leaves_one_server(tmp_path, held, scientist):
+    cut, before = held
+    if cut.driver.name != "openstack":
+        pytest.skip("the local cloud makes a server within the worker's own call: none can be left half-asked")
+    from tests.contract.openstack_rig import connections_waiting, rig_pause, rig_run_dir
+
+    pause_images = rig_pause(rig_run_dir(CLOUDS_YAML), "glance")
+    if pause_images is None:
+        pytest.skip("holding Nova in the middle of a create needs the rig (tests/openstack/up.sh)")
+    tenancy = cut.driver.tenancy
+    env = worker_env(cut)
+    machine = new_machine(cut, scientist, "fault-unanswered")  # queued: no worker runs yet
+    create = job_of(machine, "machines.create")
+    with pause_images():
+        doomed = start_worker(tmp_path, "doomed-create", **env)
+        try:
+            # Nova has the request and waits for Glance to describe the image: the worker waits for Nova.
+            wait_for(lambda: connections_waiting(9292), "Nova to ask Glance", TIMEOUT, tmp_path)
+        finally:
+            kill(doomed)
+    # Nova carries on and makes the server; nobody is there to hear its id.
+    made = wait_for(lambda: servers_made_for(cut, machine), "the server Nova makes", TIMEOUT, tmp_path)
+    machine.refresh_from_db()
+    assert (machine.cloud_id, machine.task) == ("", "building")
+    rescuer = start_worker(tmp_path, "rescuer-create", **env)
+    try:
+        wait_for(lambda: quiet(tenancy), "the create to end", TIMEOUT, tmp_path)
+        create.refresh_from_db()
+        machine.refresh_from_db()
+        assert (create.state, create.attempts) == (Job.State.SUCCEEDED, 2), create.error
+        assert [m.id for m in servers_made_for(cut, machine)] == [made[0].id]  # no second server
+        assert (machine.cloud_id, machine.status) == (made[0].id, "ACTIVE")
+        assert f"Found the server an earlier attempt created ({made[0].id})." in log_text(create)
+        assert_settled(tenancy, tmp_path, TIMEOUT, others=before)
+
+        services.machine_delete(machine=machine, user=scientist)
+        assert_settled(tenancy, tmp_path, TIMEOUT, others=before)
+    finally:
+        stop(rescuer)
+    assert servers_made_for(cut, machine) == []
 
 
 def test_a_create_cancelled_while_queued_or_building_leaves_nothing_behind(tmp_path, held, scientist):
