@@ -10,7 +10,8 @@ STOPPING on Nova while the job waits for it).
 - on the rig, a worker killed while Nova is still making its server (Nova held there by pausing
   Glance, which it asks about the image): the server is made after all, the job's answer is
   lost, and the worker that takes the job up finds that server by its tag instead of making a
-  second one;
+  second one; and with Nova still held when it does, so that it asks for a second server, the
+  resumed create deletes the first once its own is built;
 - a worker killed while its stop waits for the cloud: the row gets its actions back when the
   cloud has stopped (the follow-up job), with no periodic sync;
 - a create cancelled while queued (the cloud is never asked) and one cancelled while it waits
@@ -25,6 +26,8 @@ ends (the `cut` cleanups).
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 
@@ -43,6 +46,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 #: A bound for each wait (workers starting, a recovery, a real cloud building), not a speed check.
 TIMEOUT = 90
+GLANCE_PORT = 9292  # the rig's (tests/openstack/up.sh)
 
 
 @pytest.fixture
@@ -158,26 +162,45 @@ def test_a_worker_killed_mid_create_and_mid_stop_is_recovered_by_another(tmp_pat
             stop(worker)
 
 
-def test_a_worker_killed_while_the_cloud_makes_its_server_leaves_one_server(tmp_path, held, scientist):
-    cut, before = held
+@pytest.fixture
+def pause_images(held) -> Callable[[], AbstractContextManager[None]]:
+    """Pausing the rig's Glance: Nova, which asks it about the image, is held inside POST /servers."""
+    cut, _ = held
     if cut.driver.name != "openstack":
         pytest.skip("the local cloud makes a server within the worker's own call: none can be left half-asked")
-    from tests.contract.openstack_rig import connections_waiting, rig_pause, rig_run_dir
+    from tests.contract.openstack_rig import rig_pause, rig_run_dir
 
-    pause_images = rig_pause(rig_run_dir(CLOUDS_YAML), "glance")
-    if pause_images is None:
+    pause = rig_pause(rig_run_dir(CLOUDS_YAML), "glance")
+    if pause is None:
         pytest.skip("holding Nova in the middle of a create needs the rig (tests/openstack/up.sh)")
+    return pause
+
+
+def nova_waits_on_glance(requests: int) -> Callable[[], bool]:
+    """Whether Nova has `requests` creates in hand, each waiting for the paused Glance."""
+    from tests.contract.openstack_rig import connections_waiting
+
+    return lambda: connections_waiting(GLANCE_PORT) >= requests
+
+
+def kill_while_nova_makes_it(tmp_path, env: dict[str, str]) -> None:
+    """A worker takes the queued create and is killed once Nova has its request (and waits for
+    the paused Glance to describe the image): the server will be made, its id heard by no one."""
+    doomed = start_worker(tmp_path, "doomed-create", **env)
+    try:
+        wait_for(nova_waits_on_glance(1), "Nova to ask Glance", TIMEOUT, tmp_path)
+    finally:
+        kill(doomed)
+
+
+def test_a_worker_killed_while_the_cloud_makes_its_server_leaves_one_server(tmp_path, held, pause_images, scientist):
+    cut, before = held
     tenancy = cut.driver.tenancy
     env = worker_env(cut)
     machine = new_machine(cut, scientist, "fault-unanswered")  # queued: no worker runs yet
     create = job_of(machine, "machines.create")
     with pause_images():
-        doomed = start_worker(tmp_path, "doomed-create", **env)
-        try:
-            # Nova has the request and waits for Glance to describe the image: the worker waits for Nova.
-            wait_for(lambda: connections_waiting(9292), "Nova to ask Glance", TIMEOUT, tmp_path)
-        finally:
-            kill(doomed)
+        kill_while_nova_makes_it(tmp_path, env)
     # Nova carries on and makes the server; nobody is there to hear its id.
     made = wait_for(lambda: servers_made_for(cut, machine), "the server Nova makes", TIMEOUT, tmp_path)
     machine.refresh_from_db()
@@ -197,6 +220,40 @@ def test_a_worker_killed_while_the_cloud_makes_its_server_leaves_one_server(tmp_
         assert_settled(tenancy, tmp_path, TIMEOUT, others=before)
     finally:
         stop(rescuer)
+    assert servers_made_for(cut, machine) == []
+
+
+def test_a_create_resumed_while_the_cloud_still_makes_the_first_server_keeps_one(
+    tmp_path, held, pause_images, scientist
+):
+    """The worker dies while Nova is making its server, and Nova takes longer than the recovery:
+    the resumed create finds no server by its tag yet and asks for another. Both get made;
+    the machine must end with one, and the project hold no second server made for it."""
+    cut, before = held
+    tenancy = cut.driver.tenancy
+    env = worker_env(cut)
+    machine = new_machine(cut, scientist, "fault-slow-cloud")  # queued: no worker runs yet
+    create = job_of(machine, "machines.create")
+    rescuer = None
+    try:
+        with pause_images():
+            kill_while_nova_makes_it(tmp_path, env)
+            rescuer = start_worker(tmp_path, "rescuer-create", **env)
+            wait_for(nova_waits_on_glance(2), "the resumed create to ask Nova again", TIMEOUT, tmp_path)
+        # Nova makes both servers.
+        wait_for(lambda: quiet(tenancy), "the create to end", TIMEOUT, tmp_path)
+        create.refresh_from_db()
+        machine.refresh_from_db()
+        assert (create.state, create.attempts, machine.status) == (Job.State.SUCCEEDED, 2, "ACTIVE"), create.error
+        assert_settled(tenancy, tmp_path, TIMEOUT, others=before)
+        assert [m.id for m in servers_made_for(cut, machine)] == [machine.cloud_id]
+        assert "Deleted the server" in log_text(create)  # the resumed create did, not a cleanup
+
+        services.machine_delete(machine=machine, user=scientist)
+        assert_settled(tenancy, tmp_path, TIMEOUT, others=before)
+    finally:
+        if rescuer is not None:
+            stop(rescuer)
     assert servers_made_for(cut, machine) == []
 
 
