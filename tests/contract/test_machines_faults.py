@@ -236,11 +236,13 @@ def test_a_create_resumed_while_the_cloud_still_makes_the_first_server_keeps_one
     create = job_of(machine, "machines.create")
     rescuer = None
     try:
-        with pause_images():
-            kill_while_nova_makes_it(tmp_path, env)
-            rescuer = start_worker(tmp_path, "rescuer-create", **env)
-            wait_for(nova_waits_on_glance(2), "the resumed create to ask Nova again", TIMEOUT, tmp_path)
-        # Nova makes both servers.
+        with cut.hold():
+            with pause_images():
+                kill_while_nova_makes_it(tmp_path, env)
+                rescuer = start_worker(tmp_path, "rescuer-create", **env)
+                wait_for(nova_waits_on_glance(2), "the resumed create to ask Nova again", TIMEOUT, tmp_path)
+            # Nova makes both servers (its hypervisors, held, build neither yet).
+            wait_for(lambda: len(servers_made_for(cut, machine)) == 2, "the two servers", TIMEOUT, tmp_path)
         wait_for(lambda: quiet(tenancy), "the create to end", TIMEOUT, tmp_path)
         create.refresh_from_db()
         machine.refresh_from_db()
