@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -218,6 +219,8 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
                 raise InvalidOperation(
                     f"The cloud could not build {machine.name}: {seen.fault or 'it ended in ' + seen.status.value}."
                 )
+            if ctx.job.attempts > 1:
+                _delete_doubles(ctx, driver, machine)
             ctx.progress(80)
         if firewall:
             with ctx.stage("Read its firewall"):
@@ -340,10 +343,28 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
     return {"deleted": name}
 
 
+def _tagged_servers(driver: CloudDriver, machine: Machine) -> list[dto.Machine]:
+    """The servers creates of this row made, found by their tag (lists every server of the project:
+    only for rows whose create may have asked the cloud more than once)."""
+    return [m for m in driver.machines() if m.metadata.get(ATRIUM_MACHINE_KEY) == str(machine.pk)]
+
+
 def _tagged_server(driver: CloudDriver, machine: Machine) -> dto.Machine | None:
-    """The server a create of this row made, found by its tag (lists every server of the project:
-    only for rows whose create ended without storing the server's id)."""
-    return next((m for m in driver.machines() if m.metadata.get(ATRIUM_MACHINE_KEY) == str(machine.pk)), None)
+    """The server a create of this row made (for rows whose create ended without storing its id)."""
+    return next(iter(_tagged_servers(driver, machine)), None)
+
+
+def _delete_doubles(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
+    """A resumed create's machine is built: delete any other server made for its row. An earlier
+    attempt whose worker died while the cloud was still taking its request leaves one the cloud
+    makes after the resumed create looked for it (and made its own); no one has used it."""
+    for double in _tagged_servers(driver, machine):
+        if double.id == machine.cloud_id:
+            continue
+        with suppress(NotFound):
+            driver.machine_delete(machine_id=double.id)
+        _wait(ctx, f"Deleting the second server {double.id}", partial(_gone, driver, double.id), bool)
+        ctx.log(f"Deleted the server {double.id}: an earlier attempt asked for it, and the cloud made it too late.")
 
 
 def _gone(driver: CloudDriver, cloud_id: str) -> bool:

@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,7 @@ from apps.clouds import dto
 from apps.clouds.base import CloudDriver
 from apps.clouds.errors import NotFound
 from apps.clouds.local.seed import local_cloud_seed
-from apps.clouds.local.services import local_quota_set
+from apps.clouds.local.services import local_clock_advance, local_quota_set
 from apps.clouds.registry import driver_for_tenancy
 from apps.tenancies.models import Cloud
 from tests.factories import CloudFactory, TenancyFactory
@@ -34,7 +36,8 @@ CLOUDS_YAML = os.environ.get("ATRIUM_TEST_OPENSTACK_CLOUDS_YAML", "")
 @dataclass
 class CloudUnderTest:
     """A driver plus what a scenario needs that the interface does not give:
-    a small image and size to boot, and a way to set the project's quotas."""
+    a small image and size to boot, a way to set the project's quotas, and (where
+    the test can reach the cloud's insides) a way to hold it."""
 
     driver: CloudDriver
     image_id: str
@@ -42,6 +45,10 @@ class CloudUnderTest:
     set_machine_quota: Callable[[int], object]
     wait_seconds: float
     cleanups: list[Callable[[], Any]] = field(default_factory=list)
+    #: `with cut.hold():` the cloud accepts requests but carries none out (a build stays BUILD,
+    #: a stop STOPPING) until the block ends, as a slow hypervisor would; then it catches up.
+    #: None where the test cannot do that to the cloud (a real cloud that is not the rig).
+    hold: Callable[[], AbstractContextManager[None]] | None = None
 
     def wait_for(self, what: str, check: Callable[[], bool]) -> None:
         """Poll a real cloud until `check()` holds (the local cloud, with no delays, holds at once)."""
@@ -95,13 +102,29 @@ def _local(db: Any) -> CloudUnderTest:
     driver = driver_for_tenancy(tenancy)
     image = next(i for i in driver.images() if i.name == "Debian 12")
     size = next(s for s in driver.sizes() if s.name == "small")
+
+    @contextlib.contextmanager
+    def hold() -> Iterator[None]:
+        # Builds and actions started meanwhile take an hour; then the clock moves that hour on.
+        held = {"build_seconds": HOLD_SECONDS, "action_seconds": HOLD_SECONDS}
+        Cloud.objects.filter(pk=cloud.pk).update(options={**cloud.options, **held})
+        try:
+            yield
+        finally:
+            Cloud.objects.filter(pk=cloud.pk).update(options=cloud.options)
+            local_clock_advance(cloud=cloud, seconds=HOLD_SECONDS)
+
     return CloudUnderTest(
         driver=driver,
         image_id=image.id,
         size_id=size.id,
         set_machine_quota=lambda n: local_quota_set(cloud=cloud, project_id="contract", machines=n),
         wait_seconds=5,
+        hold=hold,
     )
+
+
+HOLD_SECONDS = 3600
 
 
 def _openstack(db: Any) -> CloudUnderTest:

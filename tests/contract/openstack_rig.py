@@ -5,13 +5,21 @@ for this run and deleted after it), or with the member's password when
 ATRIUM_TEST_OPENSTACK_AUTH=password. The `admin` cloud sets quotas.
 
 Setup and teardown use the same wrapper the driver uses (apps.clouds.openstack.sdk);
-the scenarios themselves only go through the driver.
+the scenarios themselves only go through the driver. On the rig of tests/openstack/up.sh
+(its clouds.yaml sits next to the PID files of its services) the fault run also pauses its
+services (SIGSTOP, then SIGCONT): its nova-compute processes, so Nova accepts requests and a
+server stays BUILD or STOPPING until they carry on; Glance, so Nova is held in the middle of
+making a server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +92,52 @@ def openstack_cloud_under_test(clouds_yaml: str) -> CloudUnderTest:
         size_id=size.id,
         set_machine_quota=set_machine_quota,
         wait_seconds=120,
+        # Holding the cloud = pausing its hypervisors.
+        hold=rig_pause(rig_run_dir(clouds_yaml), "nova-compute*"),
     )
     # Cleanups run last-first: the credential goes after everything the scenario made.
     under_test.cleanups.append(lambda: identity.delete_application_credential(user_id, credential.id))
     under_test.cleanups.append(lambda: set_machine_quota(original))
     return under_test
+
+
+def rig_pause(run_dir: Path, services: str) -> Callable[[], AbstractContextManager[None]] | None:
+    """Pause the rig's `services` (a glob of up.sh's PID file names; each service is a process group
+    of its own, as up.sh starts them with setsid) for the length of a `with` block: they take no
+    request meanwhile (the kernel still accepts connections to them), then carry on where they
+    were. None on a cloud that is not the rig."""
+    pid_files = sorted(run_dir.glob(f"{services}.pid"))
+    if not pid_files:
+        return None
+
+    @contextlib.contextmanager
+    def pause() -> Iterator[None]:
+        groups = [int(path.read_text().split()[0]) for path in pid_files]
+        paused = []
+        try:
+            for group in groups:
+                os.killpg(group, signal.SIGSTOP)
+                paused.append(group)
+            yield
+        finally:
+            for group in paused:
+                os.killpg(group, signal.SIGCONT)
+
+    return pause
+
+
+def rig_run_dir(clouds_yaml: str) -> Path:
+    """Where the rig keeps its services' PID files (up.sh writes clouds.yaml next to it)."""
+    return Path(clouds_yaml).parent / "run"
+
+
+def connections_waiting(port: int) -> int:
+    """TCP connections to `port` on this host that the kernel has accepted (ESTABLISHED), e.g. a
+    request waiting for a paused service."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as lines:
+            for line in list(lines)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                count += state == "01" and int(local.rsplit(":", 1)[1], 16) == port
+    return count

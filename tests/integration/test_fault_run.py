@@ -12,9 +12,6 @@ and every row with its server, and quotas counting only what exists.
 """
 
 import contextlib
-import os
-import signal
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +19,14 @@ from apps.clouds.local.seed import local_cloud_seed
 from apps.clouds.local.services import local_fault_inject
 from apps.clouds.models import LocalExternalIp, LocalMachine
 from apps.core.errors import Conflict
-from apps.jobs.models import Job, JobLock, JobStage
+from apps.jobs.models import Job, JobStage
 from apps.jobs.services import job_cancel
 from apps.machines import services
-from apps.machines.models import ExternalIp, Machine
+from apps.machines.models import Machine
 from apps.machines.selectors import catalogue_get
 from apps.tenancies.models import Tenancy
 from tests.factories import CloudFactory
+from tests.faults import assert_settled, job_of, kill, log_text, quiet
 from tests.workers import start_worker, wait_for, workers
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -65,43 +63,6 @@ def new_machine(tenancy, member, name: str, **kwargs) -> Machine:
     image = next(i["id"] for i in catalogue.images if i["name"] == "Ubuntu 24.04 LTS")
     size = next(s["id"] for s in catalogue.sizes if s["name"] == "small")
     return services.machine_create(tenancy=tenancy, user=member, name=name, image_id=image, size_id=size, **kwargs)
-
-
-def job_of(machine: Machine, kind: str) -> Job:
-    return Job.objects.filter(kind=kind, target_id=str(machine.pk)).latest("pk")
-
-
-def log_text(job: Job) -> str:
-    return "\n".join(job.log_lines.values_list("message", flat=True))
-
-
-def quiet(tenancy) -> bool:
-    return not Job.objects.filter(tenancy=tenancy, state__in=Job.ACTIVE_STATES).exists()
-
-
-def assert_settled(tenancy, logs: Path, timeout: float = 40) -> None:
-    """Nothing stuck, nothing lost, nothing leaked, once the jobs (and their follow-ups) are done."""
-    wait_for(lambda: quiet(tenancy), "every job to end", timeout=timeout, logs=logs)
-    assert not JobLock.objects.exists(), "a lock outlived its job"
-    rows = list(Machine.objects.filter(tenancy=tenancy))
-    for row in rows:
-        label = f"{row.name}: task={row.task!r} status={row.status}"
-        assert row.task == "", f"still busy: {label}"
-        assert not row.busy, f"stuck between states: {label}"
-        assert services.machine_actions(row), f"no actions: {label}"
-    servers = {m.uid for m in LocalMachine.objects.filter(cloud=tenancy.cloud, project_id=PROJECT)}
-    recorded = {row.cloud_id for row in rows if row.cloud_id}
-    assert servers - recorded == set(), "a server on the cloud that no row knows (leaked)"
-    assert recorded - servers == set(), "a row whose server the cloud does not have (lost)"
-    addresses = {ip.uid for ip in LocalExternalIp.objects.filter(cloud=tenancy.cloud, project_id=PROJECT)}
-    assert addresses == set(ExternalIp.objects.filter(tenancy=tenancy).values_list("cloud_id", flat=True))
-    used = {q.resource: q.used for q in services.quotas_current(tenancy=tenancy)}
-    assert used["machines"] == len(servers), "the quota counts a machine that is not there"
-
-
-def kill(worker) -> None:
-    os.kill(worker.pid, signal.SIGKILL)  # no clean stop, no chance to record anything
-    worker.wait()
 
 
 def test_a_worker_killed_mid_create_and_mid_stop_is_recovered_by_another(tmp_path, tenancy, member):

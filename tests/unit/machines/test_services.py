@@ -284,6 +284,27 @@ def test_a_create_resumed_after_its_worker_died_takes_the_server_already_made(ph
     assert job.log_lines.filter(message__startswith="Found the server an earlier attempt created").exists()
 
 
+def test_a_resumed_create_deletes_a_second_server_an_earlier_attempt_asked_for(physics, physicist, ubuntu, small):
+    machine = create(physics, physicist, ubuntu, small)
+    driver = driver_for_tenancy(physics)
+    # Two attempts each asked the cloud and died before storing the id; the cloud made both servers.
+    made = [
+        driver.machine_create(
+            name=machine.name, image_id=ubuntu, size_id=small, metadata={"atrium_machine": str(machine.pk)}
+        )
+        for _ in range(2)
+    ]
+    Job.objects.filter(target_id=str(machine.pk)).update(attempts=2, max_attempts=3)
+
+    job = run_latest(machine)
+
+    machine.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert machine.cloud_id in {m.id for m in made}
+    assert [m.id for m in driver.machines()] == [machine.cloud_id]  # the other one is gone
+    assert job.log_lines.filter(message__startswith="Deleted the server").exists()
+
+
 def test_another_tenancys_machine_cannot_be_attached(physics, biology, physicist, biologist, ubuntu, small):
     theirs = services.machine_create(tenancy=biology, user=biologist, name="theirs", image_id=ubuntu, size_id=small)
     ip = services.external_ip_allocate(tenancy=physics, user=physicist)
