@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Collection
 from pathlib import Path
 
+from apps.catalogue.quotas import quotas_current
 from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.models import Job, JobLock
 from apps.machines import services
@@ -55,5 +56,5 @@ def assert_settled(tenancy: Tenancy, logs: Path, timeout: float = 40, others: Co
     if driver.capabilities().external_ips:
         addresses = {ip.id for ip in driver.external_ips()} - set(others)
         assert addresses == set(ExternalIp.objects.filter(tenancy=tenancy).values_list("cloud_id", flat=True))
-    used = {q.resource: q.used for q in services.quotas_current(tenancy=tenancy)}
+    used = {q.resource: q.used for q in quotas_current(tenancy=tenancy)}
     assert used["machines"] == len(on_cloud), "the quota counts a machine that is not there"

@@ -7,11 +7,12 @@ from django import forms
 from django.db.models import QuerySet
 
 from apps.accounts.models import SshPublicKey
+from apps.catalogue.models import Catalogue
 from apps.core.forms import ServiceForm
 from apps.core.names import name_validator
 from apps.machines.services import VOLUME_MAX_GB
 
-from .models import Catalogue, ExternalIp, FirewallRule, Machine, Volume
+from .models import ExternalIp, FirewallRule, Machine, Volume
 
 NAME_RULE = "1 to 255 characters, unique in the tenancy. Letters, digits and hyphens make the best host names."
 
@@ -69,7 +70,7 @@ class MachineCreateForm(ServiceForm):
         assert isinstance(ssh_field, forms.ModelChoiceField)  # noqa: S101 - declared above
         ssh_field.queryset = ssh_keys
         ssh_field.help_text = "Put on the machine for the default user. Add keys under your profile."
-        if not catalogue.capabilities.get("external_ips"):
+        if not catalogue.capabilities.external_ips:
             del self.fields["external_ip"]
 
     def selected_size(self) -> dict[str, Any] | None:

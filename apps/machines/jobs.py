@@ -20,6 +20,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from apps.accounts.models import SshPublicKey
+from apps.catalogue.services import catalogue_refresh
 from apps.clouds import dto
 from apps.clouds.base import CloudDriver
 from apps.clouds.errors import CloudError, InvalidOperation, NotFound, Timeout
@@ -31,7 +32,7 @@ from apps.jobs.sync import register_tenancy_sync
 from apps.tenancies.models import Tenancy
 
 from .models import ExternalIp, FirewallRule, Machine, Volume
-from .services import Resource, catalogue_refresh, changed, machine_observe, row_delete, task_set
+from .services import Resource, changed, machine_observe, row_delete, task_set
 
 S = dto.MachineStatus
 R = TypeVar("R", bound=Model)

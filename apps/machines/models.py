@@ -211,17 +211,3 @@ class FirewallRule(CloudResource):
     def key(self) -> tuple[str, int | None, int | None, str]:
         """What makes two rules the same."""
         return (self.protocol, self.port_min, self.port_max, self.remote_cidr)
-
-
-class Catalogue(models.Model):
-    """A tenancy's images, sizes and what its cloud can do, as last read from the
-    cloud (by the sync, or on first need), so forms and lists need no cloud call."""
-
-    tenancy = models.OneToOneField(Tenancy, on_delete=models.CASCADE, related_name="+")
-    images = models.JSONField(default=list)
-    sizes = models.JSONField(default=list)
-    capabilities = models.JSONField(default=dict)
-    refreshed_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"Catalogue of {self.tenancy}"

@@ -1,17 +1,11 @@
 """Reads of machines, external IPs, volumes and firewall rules, always scoped to the user's
-tenancies (another tenancy's objects are NotFound). They read the database only,
-except `catalogue_get`, which reads the cloud once when the catalogue is missing
-or old."""
+tenancies (another tenancy's objects are NotFound). They read the database only
+(the tenancy's catalogue and capabilities: apps.catalogue.selectors)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.clouds.dto import MachineStatus, VolumeStatus
@@ -20,36 +14,11 @@ from apps.jobs.models import Job
 from apps.tenancies.models import Tenancy
 from apps.tenancies.selectors import tenancy_get_for_user
 
-from .models import Catalogue, ExternalIp, FirewallRule, Machine, Volume
+from .models import ExternalIp, FirewallRule, Machine, Volume
 
 ATTACHABLE = (MachineStatus.ACTIVE.value, MachineStatus.STOPPED.value)
 
 AnyUser = User | AnonymousUser
-
-
-def catalogue_get(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
-    """The tenancy's images, sizes and capabilities; read from the cloud when older
-    than ATRIUM_CATALOGUE_MAX_AGE seconds (the sync refreshes it too)."""
-    from .services import catalogue_refresh
-
-    catalogue = Catalogue.objects.filter(tenancy=tenancy).first()
-    max_age = timedelta(seconds=settings.ATRIUM_CATALOGUE_MAX_AGE)
-    if catalogue is None or catalogue.refreshed_at < timezone.now() - max_age:
-        catalogue = catalogue_refresh(tenancy=tenancy, user=user)
-    return catalogue
-
-
-def capabilities_cached(*, tenancy: Tenancy) -> dict[str, Any] | None:
-    """What the tenancy's cloud offers as last read (None if never read); no cloud call."""
-    found = Catalogue.objects.filter(tenancy=tenancy).values_list("capabilities", flat=True).first()
-    return None if found is None else dict(found)
-
-
-def capabilities_get(*, tenancy: Tenancy, user: User | None = None) -> dict[str, Any]:
-    """What the tenancy's cloud offers, for pages: as last read, however old (the sync keeps
-    it fresh, and what a cloud offers seldom changes); read from the cloud only the first time."""
-    cached = capabilities_cached(tenancy=tenancy)
-    return cached if cached is not None else dict(catalogue_get(tenancy=tenancy, user=user).capabilities)
 
 
 def machine_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[Machine]]:

@@ -14,14 +14,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model, Sum
+from django.db.models import Model
 from django.utils import timezone
 
 from apps.accounts.models import SshPublicKey, User
+from apps.catalogue.quotas import quota_check
+from apps.catalogue.selectors import capabilities_get, capability_require, catalogue_get
 from apps.clouds import dto
 from apps.clouds.base import firewall_rule_clean, machine_name_clean
-from apps.clouds.errors import BadInput, QuotaExceeded, Unsupported
-from apps.clouds.registry import driver_for_tenancy
+from apps.clouds.errors import BadInput, Unsupported
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.names import name_clean
 from apps.jobs.events import resource_changed_publish
@@ -29,7 +30,7 @@ from apps.jobs.models import Job
 from apps.jobs.services import job_create
 from apps.tenancies.models import Tenancy
 
-from .models import Catalogue, ExternalIp, FirewallRule, Machine, Volume, firewall_rule_words
+from .models import ExternalIp, FirewallRule, Machine, Volume, firewall_rule_words
 
 S = dto.MachineStatus
 #: A row a job works on (and whose task it sets).
@@ -67,102 +68,6 @@ def _start(obj: Resource, *, kind: str, task: str, user: User, params: dict[str,
     return job
 
 
-# --- the catalogue ---------------------------------------------------------------------
-
-
-def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
-    """Read the tenancy's images, sizes and capabilities from its cloud and keep them
-    (`user`: who Atrium acts for, on clouds with per-user federation)."""
-    driver = driver_for_tenancy(tenancy, user=user)
-    images = [
-        {
-            "id": i.id,
-            "name": i.name,
-            "os_distro": i.os_distro,
-            "os_version": i.os_version,
-            "min_disk_gb": i.min_disk_gb,
-            "min_ram_mb": i.min_ram_mb,
-        }
-        for i in driver.images()
-        if i.status == dto.ImageStatus.ACTIVE
-    ]
-    sizes = [
-        {
-            "id": s.id,
-            "name": s.name,
-            "cpus": s.cpus,
-            "ram_mb": s.ram_mb,
-            "disk_gb": s.disk_gb,
-            "gpus": s.gpus,
-            "description": s.description,
-        }
-        for s in driver.sizes()
-    ]
-    capabilities = driver.capabilities()
-    catalogue, _ = Catalogue.objects.update_or_create(
-        tenancy=tenancy,
-        defaults={
-            "images": sorted(images, key=lambda i: str(i["name"]).lower()),
-            "sizes": sizes,
-            "capabilities": {
-                "external_ips": capabilities.external_ips,
-                "firewall": capabilities.firewall,
-                "volumes": capabilities.volumes,
-                "keypairs": capabilities.keypairs,
-                "console_log": capabilities.console_log,
-                "console": capabilities.console.value if capabilities.console else None,
-            },
-            "refreshed_at": timezone.now(),
-        },
-    )
-    return catalogue
-
-
-# --- quotas ------------------------------------------------------------------------------
-
-
-def _pending_use(tenancy: Tenancy) -> dict[str, int]:
-    """What requests recorded but not yet on the cloud will take (the cloud's usage does not show them yet)."""
-    machines = Machine.objects.filter(tenancy=tenancy, cloud_id="").exclude(status=S.ERROR)
-    totals = machines.aggregate(cpus=Sum("cpus"), ram_mb=Sum("ram_mb"))
-    volumes = Volume.objects.filter(tenancy=tenancy, cloud_id="").exclude(status=dto.VolumeStatus.ERROR)
-    return {
-        "machines": machines.count(),
-        "firewalls": machines.count(),
-        "cpus": totals["cpus"] or 0,
-        "ram_mb": totals["ram_mb"] or 0,
-        "external_ips": ExternalIp.objects.filter(tenancy=tenancy, cloud_id="").count()
-        + machines.filter(want_external_ip=True).count(),
-        "volumes": volumes.count(),
-        "volume_gb": volumes.aggregate(gb=Sum("size_gb"))["gb"] or 0,
-    }
-
-
-def quotas_current(*, tenancy: Tenancy, user: User | None = None) -> list[dto.Quota]:
-    """The cloud's quotas with what Atrium has on its way counted as used."""
-    pending = _pending_use(tenancy)
-    return [
-        dto.Quota(
-            resource=q.resource, label=q.label, limit=q.limit, used=q.used + pending.get(q.resource, 0), units=q.units
-        )
-        for q in driver_for_tenancy(tenancy, user=user).quotas()
-    ]
-
-
-def quota_check(*, tenancy: Tenancy, wanted: dict[str, int], user: User | None = None) -> None:
-    """QuotaExceeded (409) naming each resource `wanted` would take over its limit."""
-    over = []
-    for quota in quotas_current(tenancy=tenancy, user=user):
-        amount = wanted.get(quota.resource, 0)
-        if amount and quota.limit is not None and quota.used + amount > quota.limit:
-            units = f" {quota.units}" if quota.units else ""
-            over.append(
-                f"{quota.label}: this needs {amount}{units}, {quota.used}{units} of {quota.limit}{units} are in use"
-            )
-    if over:
-        raise QuotaExceeded("This would go over the tenancy's quota. " + "; ".join(over) + ".")
-
-
 # --- machines ------------------------------------------------------------------------------
 
 
@@ -186,8 +91,6 @@ def machine_create(
     console: bool = True,
 ) -> Machine:
     """Record a new machine ("building") and start the job that creates it."""
-    from .selectors import catalogue_get
-
     catalogue = catalogue_get(tenancy=tenancy, user=user)
     errors: dict[str, list[str]] = {}
     try:
@@ -212,7 +115,7 @@ def machine_create(
         ]
     if ssh_key is not None and ssh_key.user_id != user.pk:
         errors["ssh_key_id"] = ["Not one of your SSH keys."]
-    if external_ip and not catalogue.capabilities.get("external_ips"):
+    if external_ip and not catalogue.capabilities.external_ips:
         errors["external_ip"] = [f"{tenancy.cloud.name} does not offer external IPs."]
     if errors:
         raise BadInput("The machine cannot be created as asked.", fields=errors)
@@ -223,7 +126,7 @@ def machine_create(
         tenancy=tenancy,
         wanted={
             "machines": 1,
-            "firewalls": int(bool(catalogue.capabilities.get("firewall"))),
+            "firewalls": int(catalogue.capabilities.firewall),
             "cpus": size["cpus"],
             "ram_mb": size["ram_mb"],
             "external_ips": int(external_ip),
@@ -260,16 +163,14 @@ def machine_create(
 def machine_console_kind(*, machine: Machine, user: User) -> dto.ConsoleKind:
     """Which console the machine offers its tenancy's members now: the cloud's noVNC
     console, or the serial console log; Conflict/Unsupported saying why not."""
-    from .selectors import capabilities_get
-
     if not machine.console_enabled:
         raise Conflict(f"{machine.name} was created without a web console.")
     if not machine.cloud_id or machine.status not in {S.ACTIVE, S.REBOOTING}:
         raise Conflict(f"{machine.name} is {machine.status_label.lower()}; its console opens when it is active.")
     capabilities = capabilities_get(tenancy=machine.tenancy, user=user)
-    if capabilities.get("console") == dto.ConsoleKind.NOVNC:
+    if capabilities.console == dto.ConsoleKind.NOVNC:
         return dto.ConsoleKind.NOVNC
-    if capabilities.get("console_log"):
+    if capabilities.console_log:
         return dto.ConsoleKind.SERIAL
     raise Unsupported(f"{machine.tenancy.cloud.name} offers no console for machines.")
 
@@ -318,10 +219,7 @@ def machine_delete(*, machine: Machine, user: User) -> Job:
 
 
 def _capable(tenancy: Tenancy, what: str, label: str, user: User) -> None:
-    from .selectors import capabilities_get
-
-    if not capabilities_get(tenancy=tenancy, user=user).get(what):
-        raise Unsupported(f"{tenancy.cloud.name} does not offer {label}.")
+    capability_require(tenancy=tenancy, flag=what, label=label, user=user)
 
 
 # --- external IPs --------------------------------------------------------------------------

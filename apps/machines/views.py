@@ -16,6 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.models import User
 from apps.accounts.selectors import signed_in_user, ssh_key_list
+from apps.catalogue.capabilities import Capabilities
+from apps.catalogue.quotas import quotas_current
+from apps.catalogue.selectors import capabilities_get, catalogue_get
 from apps.clouds import dto
 from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
@@ -101,7 +104,7 @@ def _wanted(form: MachineCreateForm) -> dict[str, int]:
 
 def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[str, Any]:
     try:
-        quotas = services.quotas_current(tenancy=tenancy, user=user)
+        quotas = quotas_current(tenancy=tenancy, user=user)
     except CloudError as exc:
         return {"quota_rows": [], "quota_error": exc.message}
     rows = _quota_rows(quotas, _wanted(form))
@@ -113,7 +116,7 @@ def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[st
 def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     user = signed_in_user(request)
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
-    catalogue = selectors.catalogue_get(tenancy=tenancy, user=user)
+    catalogue = catalogue_get(tenancy=tenancy, user=user)
     keys = ssh_key_list(user=user)
     form = MachineCreateForm(
         request.POST if request.method == "POST" else None,
@@ -151,7 +154,7 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
     form = MachineCreateForm(
         request.GET,
-        catalogue=selectors.catalogue_get(tenancy=tenancy, user=user),
+        catalogue=catalogue_get(tenancy=tenancy, user=user),
         ssh_keys=ssh_key_list(user=user),
     )
     return render(request, "machines/create.html#quotas", {"tenancy": tenancy, **_quota_context(tenancy, form, user)})
@@ -165,7 +168,7 @@ def machine_detail(request: HttpRequest, tenancy_id: int, machine_id: int) -> Ht
 
 def machine_detail_context(machine: Machine, user: User | None = None) -> dict[str, Any]:
     tenancy = machine.tenancy
-    capabilities = selectors.capabilities_get(tenancy=tenancy, user=user)
+    capabilities = capabilities_get(tenancy=tenancy, user=user)
     return {
         "tenancy": tenancy,
         "machine": machine,
@@ -174,10 +177,10 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
         "ips": machine.ips.all(),
         "volumes": machine.volumes.all(),
         "ip_form": ExternalIpAttachForm(free_ips=selectors.external_ips_free(tenancy=tenancy))
-        if capabilities.get("external_ips")
+        if capabilities.external_ips
         else None,
         "volume_form": VolumeAttachForm(free_volumes=selectors.volumes_free(tenancy=tenancy))
-        if capabilities.get("volumes")
+        if capabilities.volumes
         else None,
         "jobs": selectors.machine_jobs(machine=machine)[:20],
         "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in selectors.ATTACHABLE,
@@ -185,10 +188,10 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
     }
 
 
-def _firewall_context(machine: Machine, capabilities: dict[str, Any]) -> dict[str, Any]:
+def _firewall_context(machine: Machine, capabilities: Capabilities) -> dict[str, Any]:
     """The firewall panel: shown where the cloud gives machines a firewall of their own and
     Atrium made the machine; its rules in one query, however many there are."""
-    shown = bool(capabilities.get("firewall")) and not machine.external
+    shown = capabilities.firewall and not machine.external
     return {
         "firewall_shown": shown,
         "firewall_rules": list(machine.firewall_rules.all()) if shown else [],
@@ -349,7 +352,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @login_required
 def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, ips = selectors.external_ip_list(user=request.user, tenancy_id=tenancy_id)
-    capabilities = selectors.capabilities_get(tenancy=tenancy, user=signed_in_user(request))
+    capabilities = capabilities_get(tenancy=tenancy, user=signed_in_user(request))
     machines = selectors.machines_attachable(tenancy=tenancy)
     return render(
         request,
@@ -417,7 +420,7 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     """The tenancy's volumes, with the form to create one (POST)."""
     user = signed_in_user(request)
     tenancy, volumes = selectors.volume_list(user=user, tenancy_id=tenancy_id)
-    capabilities = selectors.capabilities_get(tenancy=tenancy, user=user)
+    capabilities = capabilities_get(tenancy=tenancy, user=user)
     form = VolumeCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.tenancies",
     "apps.jobs",
     "apps.clouds",
+    "apps.catalogue",
     "apps.machines",
     # Django
     "django.contrib.admin",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from apps.catalogue.selectors import catalogue_get
 from apps.clouds import dto
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from apps.jobs.services import tenancy_sync_start
 from apps.machines import services
 from apps.machines.models import ExternalIp, Machine
-from apps.machines.selectors import catalogue_get
 from tests.contract.conftest import CloudUnderTest
 from tests.factories import UserFactory
 from tests.unit.machines.test_services import run_latest
@@ -55,7 +55,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
         assert cut.driver.machine_get(machine_id=machine.cloud_id).status.value == status
 
     address = None
-    if catalogue.capabilities["external_ips"]:
+    if catalogue.capabilities.external_ips:
         services.machine_ip_new(machine=machine, user=scientist)
         job = run_latest(machine)
         assert job.state == Job.State.SUCCEEDED, job.error
@@ -68,7 +68,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
     log = cut.driver.machine_console_log(machine_id=machine.cloud_id)
     assert isinstance(log, str)
 
-    if catalogue.capabilities.get("firewall"):
+    if catalogue.capabilities.firewall:
         # Its own firewall, read after the build: SSH and ping to start with; open Jupyter to one network.
         assert machine.has_firewall is True
         assert {r.key for r in machine.firewall_rules.all()} >= {

@@ -24,7 +24,7 @@ import json
 from apps.accounts.models import User
 from apps.clouds.local.seed import local_cloud_seed
 from apps.machines import services
-from apps.machines.selectors import catalogue_get
+from apps.catalogue.selectors import catalogue_get
 from apps.tenancies.models import Cloud, Membership, Tenancy
 cloud = Cloud.objects.create(name="Local", driver="local", options={"build_seconds": 6, "action_seconds": 2})
 local_cloud_seed(cloud, projects=["physics"])

@@ -15,6 +15,7 @@ import contextlib
 
 import pytest
 
+from apps.catalogue.selectors import catalogue_get
 from apps.clouds.local.seed import local_cloud_seed
 from apps.clouds.local.services import local_fault_inject
 from apps.clouds.models import LocalExternalIp, LocalMachine
@@ -23,7 +24,6 @@ from apps.jobs.models import Job, JobStage
 from apps.jobs.services import job_cancel
 from apps.machines import services
 from apps.machines.models import Machine
-from apps.machines.selectors import catalogue_get
 from apps.tenancies.models import Tenancy
 from tests.factories import CloudFactory
 from tests.faults import assert_settled, job_of, kill, log_text, quiet

@@ -51,8 +51,4 @@ urlpatterns = [
     ),
     *routes("external-ips", views.ExternalIpViewSet, "external-ip", ["attach", "detach"]),
     *routes("volumes", views.VolumeViewSet, "volume", ["attach", "detach"]),
-    path(f"{T}/images/", views.ImageListView.as_view(), name="tenancy-images"),
-    path(f"{T}/sizes/", views.SizeListView.as_view(), name="tenancy-sizes"),
-    path(f"{T}/quotas/", views.QuotaListView.as_view(), name="tenancy-quotas"),
-    path(f"{T}/networks/", views.NetworkListView.as_view(), name="tenancy-networks"),
 ]

@@ -1,5 +1,5 @@
-"""/api/v1/tenancies/{tenancy_id}/: machines (and their firewall rules), external IPs, volumes, and the
-catalogue, quotas and networks a create form needs.
+"""/api/v1/tenancies/{tenancy_id}/: machines (and their firewall rules), external IPs and volumes (the
+catalogue, quotas and networks a create form needs: apps.catalogue.api).
 
 Every read goes through apps.machines.selectors (another tenancy's object is
 404); every change through apps.machines.services, and answers 202 with the
@@ -19,12 +19,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import User
 from apps.accounts.selectors import signed_in_user
+from apps.catalogue.selectors import capabilities_get
 from apps.clouds.errors import Unsupported
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import Conflict, NotFound
-from apps.core.rest import Ordering
 from apps.jobs.api.responses import job_accepted
 from apps.jobs.api.serializers import JobSerializer
 from apps.jobs.models import Job
@@ -44,14 +43,10 @@ from .serializers import (
     FirewallRuleAcceptedSerializer,
     FirewallRuleCreateSerializer,
     FirewallRuleSerializer,
-    ImageSerializer,
     MachineAcceptedSerializer,
     MachineCreateSerializer,
     MachineDetailSerializer,
     MachineSerializer,
-    NetworkSerializer,
-    QuotaSerializer,
-    SizeSerializer,
     VolumeAcceptedSerializer,
     VolumeCreateSerializer,
     VolumeSerializer,
@@ -258,7 +253,7 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
         query.is_valid(raise_exception=True)
         lines = query.validated_data["lines"]
         user = signed_in_user(request)
-        if not selectors.capabilities_get(tenancy=machine.tenancy, user=user).get("console_log"):
+        if not capabilities_get(tenancy=machine.tenancy, user=user).console_log:
             raise Unsupported(f"{machine.tenancy.cloud.name} keeps no console logs.")
         if not machine.cloud_id:
             raise Conflict(f"{machine.name} has no server on the cloud yet.")
@@ -401,77 +396,6 @@ class FirewallRuleViewSet(
         return job_accepted(
             request, services.firewall_rule_remove(rule=self.get_object(), user=signed_in_user(request))
         )
-
-
-# --- the catalogue, quotas and networks ----------------------------------------------------------
-
-
-class _TenancyListView(_InTenancy, generics.ListAPIView[Any]):
-    """A small list read for one tenancy, paginated like every other list. What comes
-    from the cloud is read as the person asking (clouds with per-user federation)."""
-
-    filter_backends = [Ordering]  # no filters; a list in one order (an `ordering` is a 400)
-
-    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
-        raise NotImplementedError
-
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        items = self.filter_queryset(self.items(self.tenancy(), signed_in_user(request)))  # type: ignore[arg-type]  # ?ordering: 400
-        page = self.paginate_queryset(items)  # a list pages too
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-
-@extend_schema(summary="Images machines can be made from")
-class ImageListView(_TenancyListView):
-    """The tenancy's images (Atrium's copy of the cloud's catalogue, refreshed by the sync), by name."""
-
-    serializer_class = ImageSerializer
-
-    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
-        return list(selectors.catalogue_get(tenancy=tenancy, user=user).images)
-
-
-@extend_schema(summary="Sizes a machine can have")
-class SizeListView(_TenancyListView):
-    """The tenancy's machine sizes (CPUs, RAM, disk, GPUs), as its cloud offers them."""
-
-    serializer_class = SizeSerializer
-
-    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
-        return list(selectors.catalogue_get(tenancy=tenancy, user=user).sizes)
-
-
-@extend_schema(summary="Quotas and their use")
-class QuotaListView(_TenancyListView):
-    """The tenancy's quotas on its cloud; `used` counts what Atrium has on its way too."""
-
-    serializer_class = QuotaSerializer
-
-    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
-        return [
-            {
-                "resource": q.resource,
-                "label": q.label,
-                "limit": q.limit,
-                "used": q.used,
-                "free": q.free,
-                "units": q.units,
-            }
-            for q in services.quotas_current(tenancy=tenancy, user=user)
-        ]
-
-
-@extend_schema(summary="Networks")
-class NetworkListView(_TenancyListView):
-    """The networks the tenancy can use on its cloud (its own and the external ones), read from the cloud."""
-
-    serializer_class = NetworkSerializer
-
-    def items(self, tenancy: Tenancy, user: User) -> list[Any]:
-        return [
-            {"id": n.id, "name": n.name, "external": n.external, "cidr": n.cidr}
-            for n in driver_for_tenancy(tenancy, user=user).networks()
-        ]
 
 
 # --- external IPs ------------------------------------------------------------------------------------

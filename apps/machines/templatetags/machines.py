@@ -4,7 +4,6 @@ from django import template
 from django.db.models import Count
 
 from apps.machines.models import FirewallRule, Machine
-from apps.machines.selectors import capabilities_cached
 from apps.tenancies.models import Tenancy
 
 register = template.Library()
@@ -51,10 +50,3 @@ def machines_summary(tenancy: Tenancy) -> dict[str, Any]:
         "counts": sorted(counts.items()),
         "recent": list(Machine.objects.filter(tenancy=tenancy).order_by("-created_at")[:5]),
     }
-
-
-@register.simple_tag
-def tenancy_offers(tenancy: Tenancy) -> dict[str, Any]:
-    """What the tenancy's cloud offers, from the cached catalogue (no cloud call); empty
-    until the first read, so pages show everything rather than hide what may be there."""
-    return capabilities_cached(tenancy=tenancy) or {}

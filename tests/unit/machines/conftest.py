@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 
 from apps.accounts.services import ssh_key_add
+from apps.catalogue.selectors import catalogue_get
 from apps.clouds.local.seed import local_cloud_seed
-from apps.machines.selectors import catalogue_get
 from apps.tenancies.models import Tenancy
 from tests.factories import CloudFactory
 
@@ -30,6 +30,17 @@ def biology(cloud):
 @pytest.fixture
 def catalogue(physics):
     return catalogue_get(tenancy=physics)
+
+
+def offers(tenancy, **changes):
+    """Make the tenancy's cached capabilities say `changes` (e.g. `firewall=False`), as a refresh would."""
+    from dataclasses import replace
+
+    from apps.catalogue.capabilities import capabilities_to_dict
+
+    catalogue = catalogue_get(tenancy=tenancy)
+    catalogue.capabilities_data = capabilities_to_dict(replace(catalogue.capabilities, **changes))
+    catalogue.save(update_fields=["capabilities_data"])
 
 
 def by_name(entries, name):

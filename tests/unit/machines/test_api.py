@@ -16,11 +16,11 @@ from apps.clouds.local.services import local_quota_set
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from apps.machines import services
-from apps.machines.models import Catalogue, ExternalIp, Machine, Volume
+from apps.machines.models import ExternalIp, Machine, Volume
 from apps.tenancies.models import Membership
 from tests.factories import MembershipFactory, UserFactory
 
-from .conftest import by_name
+from .conftest import by_name, offers
 
 
 def url(tenancy, rest: str = "") -> str:
@@ -256,7 +256,7 @@ def test_console_log(physicist_client, physics, physicist, active, ubuntu, small
     building = services.machine_create(tenancy=physics, user=physicist, name="later", image_id=ubuntu, size_id=small)
     assert "no server" in error(physicist_client.get(url(physics, f"machines/{building.pk}/logs/")), 409)["message"]
 
-    Catalogue.objects.filter(tenancy=physics).update(capabilities={"console_log": False})
+    offers(physics, console_log=False)
     assert error(physicist_client.get(logs), 400)["code"] == "unsupported"
 
 

@@ -12,9 +12,10 @@ from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from apps.jobs.services import tenancy_sync_start
 from apps.machines import services
-from apps.machines.models import Catalogue, FirewallRule, Machine, firewall_rule_words
+from apps.machines.models import FirewallRule, Machine, firewall_rule_words
 from apps.machines.selectors import machine_jobs
 
+from .conftest import offers
 from .test_services import create, run_latest
 
 
@@ -112,7 +113,7 @@ def test_firewalls_are_edited_only_on_machines_that_have_one_and_are_up(
     with pytest.raises(Conflict, match="no firewall of its own"):
         add(machine, physicist, protocol="tcp", port_min=80)
     Machine.objects.filter(pk=machine.pk).update(has_firewall=True)
-    Catalogue.objects.filter(pk=catalogue.pk).update(capabilities={**catalogue.capabilities, "firewall": False})
+    offers(physics, firewall=False)
     with pytest.raises(Unsupported):
         add(machine, physicist, protocol="tcp", port_min=80)
     assert FirewallRule.objects.filter(port_min=80).count() == 0

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from apps.jobs.models import Job
 from apps.machines.live import _detail
-from apps.machines.models import Catalogue, FirewallRule, Machine
+from apps.machines.models import FirewallRule, Machine
 
+from .conftest import offers
 from .test_services import create, run_latest
 
 
@@ -42,10 +43,9 @@ def test_the_panel_lists_the_rules_in_words_with_the_add_form(physicist_client, 
 
 
 def test_the_panel_is_hidden_without_the_capability_or_for_machines_made_outside(physics, physicist_client, machine):
-    catalogue = Catalogue.objects.get(tenancy=physics)
-    Catalogue.objects.filter(pk=catalogue.pk).update(capabilities={**catalogue.capabilities, "firewall": False})
+    offers(physics, firewall=False)
     assert 'id="machine-firewall"' not in page(physicist_client, machine)
-    Catalogue.objects.filter(pk=catalogue.pk).update(capabilities={**catalogue.capabilities, "firewall": True})
+    offers(physics, firewall=True)
     found = Machine.objects.create(tenancy=physics, name="found", cloud_id="x", status="ACTIVE", external=True)
     assert 'id="machine-firewall"' not in page(physicist_client, found)
 

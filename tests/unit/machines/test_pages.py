@@ -7,6 +7,7 @@ from apps.clouds.local.services import local_quota_set
 from apps.jobs.models import Job
 from apps.machines.models import Machine, Volume
 
+from .conftest import offers
 from .test_services import create, run_latest
 
 
@@ -203,8 +204,7 @@ def test_the_menu_offers_volumes_and_ips_only_where_the_cloud_has_them(physics, 
     assert f'href="{volumes}"' in html
     assert f'href="{ips}"' in html
     # A cloud without Cinder (like the OpenStack CI runs against): the catalogue says so, the menu follows.
-    catalogue.capabilities = {**catalogue.capabilities, "volumes": False}
-    catalogue.save()
+    offers(physics, volumes=False)
     html = physicist_client.get(overview).content.decode()
     assert f'href="{volumes}"' not in html
     assert f'href="{ips}"' in html
@@ -217,8 +217,8 @@ def test_machine_pages_do_not_wait_for_the_cloud_when_the_catalogue_is_old(
 
     from django.utils import timezone
 
+    from apps.catalogue.models import Catalogue
     from apps.clouds.local.services import local_fault_inject
-    from apps.machines.models import Catalogue
 
     machine = create(physics, physicist, ubuntu, small)
     run_latest(machine)

@@ -1,0 +1,48 @@
+"""Reads of a tenancy's catalogue and capabilities. The caller has checked that the
+user may see the tenancy (its own selectors do). They read the database, except when
+the catalogue is missing (or, for `catalogue_get`, old): then the cloud, once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.clouds.errors import Unsupported
+from apps.tenancies.models import Tenancy
+
+from .capabilities import Capabilities, capabilities_from_dict
+from .models import Catalogue
+
+
+def catalogue_get(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
+    """The tenancy's images, sizes and capabilities; read from the cloud when older
+    than ATRIUM_CATALOGUE_MAX_AGE seconds (the sync refreshes it too)."""
+    from .services import catalogue_refresh
+
+    catalogue = Catalogue.objects.filter(tenancy=tenancy).first()
+    max_age = timedelta(seconds=settings.ATRIUM_CATALOGUE_MAX_AGE)
+    if catalogue is None or catalogue.refreshed_at < timezone.now() - max_age:
+        catalogue = catalogue_refresh(tenancy=tenancy, user=user)
+    return catalogue
+
+
+def capabilities_cached(*, tenancy: Tenancy) -> Capabilities | None:
+    """What the tenancy's cloud offers as last read (None if never read); no cloud call."""
+    found = Catalogue.objects.filter(tenancy=tenancy).values_list("capabilities_data", flat=True).first()
+    return None if found is None else capabilities_from_dict(found)
+
+
+def capabilities_get(*, tenancy: Tenancy, user: User | None = None) -> Capabilities:
+    """What the tenancy's cloud offers, for pages: as last read, however old (the sync keeps
+    it fresh, and what a cloud offers seldom changes); read from the cloud only the first time."""
+    cached = capabilities_cached(tenancy=tenancy)
+    return cached if cached is not None else catalogue_get(tenancy=tenancy, user=user).capabilities
+
+
+def capability_require(*, tenancy: Tenancy, flag: str, label: str, user: User | None = None) -> None:
+    """Unsupported (400) unless the tenancy's cloud offers `flag` (a `Capabilities` field)."""
+    if not getattr(capabilities_get(tenancy=tenancy, user=user), flag):
+        raise Unsupported(f"{tenancy.cloud.name} does not offer {label}.")

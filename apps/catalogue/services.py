@@ -1,0 +1,53 @@
+"""Writes of the catalogue: read a tenancy's images, sizes and capabilities from its cloud and keep them."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.clouds import dto
+from apps.clouds.registry import driver_for_tenancy
+from apps.tenancies.models import Tenancy
+
+from .capabilities import capabilities_to_dict
+from .models import Catalogue
+
+
+def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
+    """Read the tenancy's images, sizes and capabilities from its cloud and keep them
+    (`user`: who Atrium acts for, on clouds with per-user federation)."""
+    driver = driver_for_tenancy(tenancy, user=user)
+    images = [
+        {
+            "id": i.id,
+            "name": i.name,
+            "os_distro": i.os_distro,
+            "os_version": i.os_version,
+            "min_disk_gb": i.min_disk_gb,
+            "min_ram_mb": i.min_ram_mb,
+        }
+        for i in driver.images()
+        if i.status == dto.ImageStatus.ACTIVE
+    ]
+    sizes = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "cpus": s.cpus,
+            "ram_mb": s.ram_mb,
+            "disk_gb": s.disk_gb,
+            "gpus": s.gpus,
+            "description": s.description,
+        }
+        for s in driver.sizes()
+    ]
+    catalogue, _ = Catalogue.objects.update_or_create(
+        tenancy=tenancy,
+        defaults={
+            "images": sorted(images, key=lambda i: str(i["name"]).lower()),
+            "sizes": sizes,
+            "capabilities_data": capabilities_to_dict(driver.capabilities()),
+            "refreshed_at": timezone.now(),
+        },
+    )
+    return catalogue
