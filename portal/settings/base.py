@@ -203,8 +203,8 @@ ATRIUM_SYNC_INTERVAL = env.int("ATRIUM_SYNC_INTERVAL", default=600)
 # pages re-read their jobs and rows from the database this often (seconds) instead.
 ATRIUM_LIVE_POLL_INTERVAL = env.float("ATRIUM_LIVE_POLL_INTERVAL", default=1.0)
 # Machines (apps.machines): seconds between looks at a machine a job is waiting
-# for, the most a build or an action may take, and how old the cached list of
-# images and sizes may get before a form reads it from the cloud again.
+# for, the most a build or an action may take; and (apps.catalogue) how old the
+# cached list of images and sizes may get before a form reads it from the cloud again.
 ATRIUM_MACHINE_POLL_INTERVAL = env.float("ATRIUM_MACHINE_POLL_INTERVAL", default=2.0)
 ATRIUM_MACHINE_TIMEOUT = env.int("ATRIUM_MACHINE_TIMEOUT", default=1800)
 # Seconds to wait for the compute API to show an external IP change the network API made.
