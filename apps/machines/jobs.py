@@ -320,7 +320,7 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
                 ctx.log(f"Found the server its create made ({made.id}).")
             if machine.cloud_id:
                 try:
-                    driver.machine_delete(machine_id=machine.cloud_id)
+                    driver.machine_delete(machine_id=machine.cloud_id, pause=ctx.sleep)
                 except NotFound:
                     ctx.log(f"The cloud has no server {machine.cloud_id} any more.")
             else:
@@ -363,7 +363,7 @@ def _delete_doubles(ctx: JobContext, driver: CloudDriver, machine: Machine) -> N
         if double.id == machine.cloud_id:
             continue
         with suppress(NotFound):
-            driver.machine_delete(machine_id=double.id)
+            driver.machine_delete(machine_id=double.id, pause=ctx.sleep)
         _wait(ctx, f"Deleting the second server {double.id}", partial(_gone, driver, double.id), bool)
         ctx.log(f"Deleted the server {double.id}: an earlier attempt asked for it, and the cloud made it too late.")
 

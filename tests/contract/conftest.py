@@ -27,7 +27,7 @@ from apps.clouds.errors import NotFound
 from apps.clouds.local.seed import local_cloud_seed
 from apps.clouds.local.services import local_clock_advance, local_quota_set
 from apps.clouds.registry import driver_for_tenancy
-from apps.tenancies.models import Cloud
+from apps.tenancies.models import Cloud, Tenancy
 from tests.factories import CloudFactory, TenancyFactory
 
 CLOUDS_YAML = os.environ.get("ATRIUM_TEST_OPENSTACK_CLOUDS_YAML", "")
@@ -40,6 +40,8 @@ class CloudUnderTest:
     the test can reach the cloud's insides) a way to hold it."""
 
     driver: CloudDriver
+    #: The tenancy the driver was made for (scenarios that go through the portal's jobs use it).
+    tenancy: Tenancy
     image_id: str
     size_id: str
     set_machine_quota: Callable[[int], object]
@@ -116,6 +118,7 @@ def _local(db: Any) -> CloudUnderTest:
 
     return CloudUnderTest(
         driver=driver,
+        tenancy=tenancy,
         image_id=image.id,
         size_id=size.id,
         set_machine_quota=lambda n: local_quota_set(cloud=cloud, project_id="contract", machines=n),

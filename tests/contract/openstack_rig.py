@@ -88,6 +88,7 @@ def openstack_cloud_under_test(clouds_yaml: str) -> CloudUnderTest:
 
     under_test = CloudUnderTest(
         driver=driver,
+        tenancy=tenancy,
         image_id=image.id,
         size_id=size.id,
         set_machine_quota=set_machine_quota,

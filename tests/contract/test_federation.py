@@ -109,7 +109,12 @@ def test_a_federated_user_lists_and_boots_as_themselves(federated: dict[str, Any
     fitting = [s for s in driver.sizes() if s.disk_gb >= image.min_disk_gb and s.ram_mb >= image.min_ram_mb]
     size = min(fitting, key=lambda s: (s.cpus, s.ram_mb, s.disk_gb))
     cut = CloudUnderTest(
-        driver=driver, image_id=image.id, size_id=size.id, set_machine_quota=lambda n: None, wait_seconds=120
+        driver=driver,
+        tenancy=tenancy,
+        image_id=image.id,
+        size_id=size.id,
+        set_machine_quota=lambda n: None,
+        wait_seconds=120,
     )
     try:
         machine = cut.boot("atrium-federated")

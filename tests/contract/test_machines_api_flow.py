@@ -21,7 +21,7 @@ from tests.unit.machines.test_api import accepted, error, post, url
 def automation(cut: CloudUnderTest):
     """A member of the tenancy and a client that authenticates only with their API token."""
     user = UserFactory(username="contract-automation")
-    cut.driver.tenancy.memberships.create(user=user)
+    cut.tenancy.memberships.create(user=user)
     _, key = api_token_create(user=user, name="contract")
     return user, Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {key}")
 
@@ -38,7 +38,7 @@ def _public_key() -> str:
 def test_a_machine_through_the_api_from_request_to_deletion(cut: CloudUnderTest, automation, settings):
     settings.ATRIUM_MACHINE_POLL_INTERVAL = 0.5 if cut.wait_seconds > 10 else 0.05
     user, client = automation
-    tenancy = cut.driver.tenancy
+    tenancy = cut.tenancy
     key = ssh_key_add(user=user, name="ci", public_key=_public_key())
 
     def listed(rest: str) -> list[dict]:

@@ -70,7 +70,7 @@ def held(cut: CloudUnderTest) -> tuple[CloudUnderTest, frozenset[str]]:
 @pytest.fixture
 def scientist(cut: CloudUnderTest):
     user = UserFactory(username="fault-scientist")
-    cut.driver.tenancy.memberships.create(user=user)
+    cut.tenancy.memberships.create(user=user)
     return user
 
 
@@ -81,7 +81,7 @@ def worker_env(cut: CloudUnderTest) -> dict[str, str]:
 
 def new_machine(cut: CloudUnderTest, user, name: str) -> Machine:
     return services.machine_create(
-        tenancy=cut.driver.tenancy, user=user, name=name, image_id=cut.image_id, size_id=cut.size_id
+        tenancy=cut.tenancy, user=user, name=name, image_id=cut.image_id, size_id=cut.size_id
     )
 
 
@@ -96,7 +96,7 @@ def servers_made_for(cut: CloudUnderTest, machine: Machine) -> list[dto.Machine]
 
 def test_a_worker_killed_mid_create_and_mid_stop_is_recovered_by_another(tmp_path, held, scientist):
     cut, before = held
-    tenancy = cut.driver.tenancy
+    tenancy = cut.tenancy
     env = worker_env(cut)
     rescuers: list[subprocess.Popen[bytes]] = []
     try:
@@ -195,7 +195,7 @@ def kill_while_nova_makes_it(tmp_path, env: dict[str, str]) -> None:
 
 def test_a_worker_killed_while_the_cloud_makes_its_server_leaves_one_server(tmp_path, held, pause_images, scientist):
     cut, before = held
-    tenancy = cut.driver.tenancy
+    tenancy = cut.tenancy
     env = worker_env(cut)
     machine = new_machine(cut, scientist, "fault-unanswered")  # queued: no worker runs yet
     create = job_of(machine, "machines.create")
@@ -230,7 +230,7 @@ def test_a_create_resumed_while_the_cloud_still_makes_the_first_server_keeps_one
     the resumed create finds no server by its tag yet and asks for another. Both get made;
     the machine must end with one, and the project hold no second server made for it."""
     cut, before = held
-    tenancy = cut.driver.tenancy
+    tenancy = cut.tenancy
     env = worker_env(cut)
     machine = new_machine(cut, scientist, "fault-slow-cloud")  # queued: no worker runs yet
     create = job_of(machine, "machines.create")
@@ -261,7 +261,7 @@ def test_a_create_resumed_while_the_cloud_still_makes_the_first_server_keeps_one
 
 def test_a_create_cancelled_while_queued_or_building_leaves_nothing_behind(tmp_path, held, scientist):
     cut, before = held
-    tenancy = cut.driver.tenancy
+    tenancy = cut.tenancy
     # Queued: no worker runs, so the cloud is never asked; the row goes with its job.
     queued = new_machine(cut, scientist, "fault-queued")
     job_cancel(job=job_of(queued, "machines.create"), user=scientist)

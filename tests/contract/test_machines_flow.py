@@ -24,13 +24,13 @@ from tests.unit.machines.test_services import run_latest
 @pytest.fixture
 def scientist(cut: CloudUnderTest):
     user = UserFactory(username="contract-scientist")
-    cut.driver.tenancy.memberships.create(user=user)
+    cut.tenancy.memberships.create(user=user)
     return user
 
 
 def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, settings):
     settings.ATRIUM_MACHINE_POLL_INTERVAL = 0.5 if cut.wait_seconds > 10 else 0.05
-    tenancy = cut.driver.tenancy
+    tenancy = cut.tenancy
     catalogue = catalogue_get(tenancy=tenancy)
     assert cut.image_id in {i["id"] for i in catalogue.images}
     assert cut.size_id in {s["id"] for s in catalogue.sizes}
@@ -115,10 +115,10 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
 def test_the_sync_adopts_a_server_made_outside_atrium(cut: CloudUnderTest, scientist):
     outside = cut.boot("made-outside")
     cut.wait_status(outside.id, dto.MachineStatus.ACTIVE)
-    job = tenancy_sync_start(tenancy=cut.driver.tenancy, requested_by=scientist)
+    job = tenancy_sync_start(tenancy=cut.tenancy, requested_by=scientist)
     job_run(job.pk)
     job.refresh_from_db()
     assert job.state == Job.State.SUCCEEDED, job.error
-    adopted = Machine.objects.get(tenancy=cut.driver.tenancy, cloud_id=outside.id)
+    adopted = Machine.objects.get(tenancy=cut.tenancy, cloud_id=outside.id)
     assert (adopted.name, adopted.external, adopted.status) == ("made-outside", True, "ACTIVE")
     assert adopted.size_id == cut.size_id

@@ -5,20 +5,18 @@ every process sees it, consumed by the driver at the start of an operation."""
 from django.db import transaction
 from django.db.models import Q
 
-from apps.tenancies.models import Cloud
-
 from .. import errors
 from ..models import LocalFault
 
 RAISING = [LocalFault.Kind.ERROR, LocalFault.Kind.TIMEOUT, LocalFault.Kind.UNREACHABLE, LocalFault.Kind.AUTHENTICATION]
 
 
-def fault_take(*, cloud: Cloud, project_id: str, operation: str, kinds: list[LocalFault.Kind]) -> LocalFault | None:
+def fault_take(*, cloud_id: int, project_id: str, operation: str, kinds: list[LocalFault.Kind]) -> LocalFault | None:
     """The first matching fault, used up once (deleted when it has no uses left)."""
     with transaction.atomic():
         fault = (
             LocalFault.objects.select_for_update()
-            .filter(cloud=cloud, kind__in=kinds)
+            .filter(cloud_id=cloud_id, kind__in=kinds)
             .filter(Q(operation=operation) | Q(operation="*"))
             .filter(Q(project_id="") | Q(project_id=project_id))
             .first()
@@ -34,8 +32,8 @@ def fault_take(*, cloud: Cloud, project_id: str, operation: str, kinds: list[Loc
         return fault
 
 
-def fault_raise(*, cloud: Cloud, project_id: str, operation: str) -> None:
-    fault = fault_take(cloud=cloud, project_id=project_id, operation=operation, kinds=RAISING)
+def fault_raise(*, cloud_id: int, project_id: str, operation: str) -> None:
+    fault = fault_take(cloud_id=cloud_id, project_id=project_id, operation=operation, kinds=RAISING)
     if fault is None:
         return
     message = fault.message or None

@@ -5,8 +5,7 @@ Idempotent: running it again adds what is missing and changes nothing else."""
 from collections.abc import Iterable
 
 from django.db import transaction
-
-from apps.tenancies.models import Cloud
+from django.db.models import Model
 
 from ..models import LocalClusterTemplate, LocalHost, LocalImage, LocalNetwork, LocalQuota, LocalSize
 
@@ -43,13 +42,13 @@ QUOTAS = {"machines": 10, "cpus": 32, "ram_mb": 65536, "external_ips": 4, "volum
 
 
 @transaction.atomic
-def local_cloud_seed(cloud: Cloud, *, projects: Iterable[str] = ()) -> list[str]:
+def local_cloud_seed(cloud: Model, *, projects: Iterable[str] = ()) -> list[str]:
     """Fill `cloud` (a local one) with the demo hardware and catalogue; returns what was created."""
     created: list[str] = []
     sizes = {}
     for name, cpus, ram, disk, gpus, description in SIZES:
         size, new = LocalSize.objects.get_or_create(
-            cloud=cloud,
+            cloud_id=cloud.pk,
             name=name,
             defaults={"cpus": cpus, "ram_mb": ram, "disk_gb": disk, "gpus": gpus, "description": description},
         )
@@ -58,7 +57,7 @@ def local_cloud_seed(cloud: Cloud, *, projects: Iterable[str] = ()) -> list[str]
             created.append(f"size {name}")
     for name, distro, version, min_disk, min_ram, size_gb in IMAGES:
         _, new = LocalImage.objects.get_or_create(
-            cloud=cloud,
+            cloud_id=cloud.pk,
             name=name,
             project_id="",
             defaults={
@@ -73,27 +72,27 @@ def local_cloud_seed(cloud: Cloud, *, projects: Iterable[str] = ()) -> list[str]
             created.append(f"image {name}")
     for name, cpus, ram, disk, gpus, reservable in HOSTS:
         _, new = LocalHost.objects.get_or_create(
-            cloud=cloud,
+            cloud_id=cloud.pk,
             name=name,
             defaults={"cpus": cpus, "ram_mb": ram, "disk_gb": disk, "gpus": gpus, "reservable": reservable},
         )
         if new:
             created.append(f"host {name}")
     _, new = LocalNetwork.objects.get_or_create(
-        cloud=cloud, name="public", external=True, defaults={"cidr": "203.0.113.0/24", "project_id": ""}
+        cloud_id=cloud.pk, name="public", external=True, defaults={"cidr": "203.0.113.0/24", "project_id": ""}
     )
     if new:
         created.append("external network public")
     for name, version in TEMPLATES:
         _, new = LocalClusterTemplate.objects.get_or_create(
-            cloud=cloud,
+            cloud_id=cloud.pk,
             name=name,
             defaults={"kubernetes_version": version, "master_size": sizes["medium"], "worker_size": sizes["large"]},
         )
         if new:
             created.append(f"cluster template {name}")
     for project_id in projects:
-        _, new = LocalQuota.objects.get_or_create(cloud=cloud, project_id=project_id, defaults=QUOTAS)
+        _, new = LocalQuota.objects.get_or_create(cloud_id=cloud.pk, project_id=project_id, defaults=QUOTAS)
         if new:
             created.append(f"quotas for {project_id}")
     return created

@@ -1,12 +1,11 @@
 """Writes operators, tests and demos make to the local cloud itself (not
-through a tenancy's driver): faults, quotas, and moving its clock on."""
+through a tenancy's driver): faults, quotas, and moving its clock on. `cloud` is the
+local cloud's row (a `Cloud`)."""
 
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
-
-from apps.tenancies.models import Cloud
+from django.db.models import F, Model
 
 from ..base import CloudDriver
 from ..errors import BadInput
@@ -17,7 +16,7 @@ OPERATION_NAMES = operation_names(CloudDriver)
 
 def local_fault_inject(
     *,
-    cloud: Cloud,
+    cloud: Model,
     operation: str,
     kind: str,
     message: str = "",
@@ -32,29 +31,29 @@ def local_fault_inject(
     if times is not None and times < 1:
         raise BadInput("A fault must happen at least once.", fields={"times": ["At least 1."]})
     return LocalFault.objects.create(
-        cloud=cloud, operation=operation, kind=kind, message=message, remaining=times, project_id=project_id
+        cloud_id=cloud.pk, operation=operation, kind=kind, message=message, remaining=times, project_id=project_id
     )
 
 
-def local_faults_clear(*, cloud: Cloud) -> int:
-    deleted, _ = LocalFault.objects.filter(cloud=cloud).delete()
+def local_faults_clear(*, cloud: Model) -> int:
+    deleted, _ = LocalFault.objects.filter(cloud_id=cloud.pk).delete()
     return deleted
 
 
-def local_quota_set(*, cloud: Cloud, project_id: str, **limits: int) -> LocalQuota:
+def local_quota_set(*, cloud: Model, project_id: str, **limits: int) -> LocalQuota:
     """Set some of a project's limits (machines, cpus, ram_mb, external_ips, volumes, volume_gb)."""
     unknown = set(limits) - {"machines", "cpus", "ram_mb", "external_ips", "volumes", "volume_gb"}
     if unknown:
         raise BadInput(f"Unknown quota {', '.join(sorted(unknown))}.")
-    quota, _ = LocalQuota.objects.update_or_create(cloud=cloud, project_id=project_id, defaults=limits)
+    quota, _ = LocalQuota.objects.update_or_create(cloud_id=cloud.pk, project_id=project_id, defaults=limits)
     return quota
 
 
 @transaction.atomic
-def local_clock_advance(*, cloud: Cloud, seconds: float) -> None:
+def local_clock_advance(*, cloud: Model, seconds: float) -> None:
     """Move the simulated cloud `seconds` into the future: builds and actions due
     by then settle, and leases move along their windows, on the next read."""
     delta = timedelta(seconds=seconds)
-    LocalMachine.objects.filter(cloud=cloud, settles_at__isnull=False).update(settles_at=F("settles_at") - delta)
-    LocalCluster.objects.filter(cloud=cloud, settles_at__isnull=False).update(settles_at=F("settles_at") - delta)
-    LocalLease.objects.filter(cloud=cloud).update(start=F("start") - delta, end=F("end") - delta)
+    LocalMachine.objects.filter(cloud_id=cloud.pk, settles_at__isnull=False).update(settles_at=F("settles_at") - delta)
+    LocalCluster.objects.filter(cloud_id=cloud.pk, settles_at__isnull=False).update(settles_at=F("settles_at") - delta)
+    LocalLease.objects.filter(cloud_id=cloud.pk).update(start=F("start") - delta, end=F("end") - delta)

@@ -2,19 +2,23 @@
 the registry picks the driver by the cloud's configuration, and the demo
 loads a usable local cloud."""
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
 
 from apps.accounts.models import User
 from apps.clouds import errors
-from apps.clouds.base import Capabilities, CloudDriver
+from apps.clouds.base import FAMILIES, Capabilities, CloudDriver
 from apps.clouds.local.driver import LocalDriver
 from apps.clouds.registry import driver_for_tenancy
+from apps.clouds.target import Target
 from apps.core import errors as core
 from apps.core.api import exception_handler
 from apps.tenancies.models import Cloud, Tenancy
-from tests.factories import CloudFactory, TenancyFactory
+from tests.factories import TenancyFactory
 
 
 @pytest.mark.parametrize(
@@ -72,12 +76,32 @@ def test_optional_operations_are_unsupported_by_default():
     # A driver that implements only the required operations still answers the optional ones clearly.
     abstract = {name for name in dir(CloudDriver) if getattr(getattr(CloudDriver, name), "__isabstractmethod__", False)}
     concrete = type("Concrete", (Minimal,), {name: lambda self, **kw: None for name in abstract})
-    driver = concrete(tenancy=TenancyFactory(cloud=CloudFactory(name="Other")))
+    driver = concrete(target=Target(cloud_id=0, cloud_name="Other", driver="minimal"))
     with pytest.raises(errors.Unsupported, match="does not offer Kubernetes clusters"):
         driver.clusters()
     with pytest.raises(errors.Unsupported, match="does not offer a web console"):
         driver.machine_console(machine_id="x")
     assert Capabilities() == Capabilities(external_ips=False, leases=False)
+
+
+def test_every_capability_flag_belongs_to_one_family():
+    flags = [flag for family in FAMILIES for flag in family.capability_flags]
+    assert sorted(flags) == sorted(field.name for field in dataclasses.fields(Capabilities))
+    assert set(CloudDriver.__mro__) >= set(FAMILIES)
+
+
+def test_drivers_are_composed_of_their_families_and_import_no_other_app():
+    from apps.clouds.openstack.driver import OpenStackDriver
+
+    for driver_class in (LocalDriver, OpenStackDriver):
+        assert all(issubclass(driver_class, family) for family in FAMILIES)
+        assert not driver_class.__abstractmethods__
+    root = Path(__file__).resolve().parents[3] / "apps" / "clouds"
+    for module in [*root.glob("local/*.py"), *root.glob("openstack/*.py")]:
+        text = module.read_text()
+        for app in ("accounts", "tenancies", "machines", "jobs"):
+            assert f"from apps.{app}" not in text, (module.name, app)
+            assert f"import apps.{app}" not in text, (module.name, app)
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ from apps.clouds.local.seed import local_cloud_seed
 from apps.clouds.local.services import local_clock_advance, local_fault_inject, local_faults_clear, local_quota_set
 from apps.clouds.models import LocalHost
 from apps.clouds.registry import driver_for_tenancy
-from apps.tenancies.models import Cloud
+from apps.tenancies.models import Cloud, Tenancy
 from tests.factories import CloudFactory, TenancyFactory
 
 S = dto.MachineStatus
@@ -62,7 +62,7 @@ def test_machine_builds_then_is_active_for_every_process(cloud, physics):
     assert physics.machine_get(machine_id=machine.id).status == S.BUILD
     local_clock_advance(cloud=cloud, seconds=31)
     # A second driver instance (another worker) sees the same cloud.
-    other = driver_for_tenancy(physics.tenancy)
+    other = driver_for_tenancy(Tenancy.objects.get(cloud=cloud, project_id="physics"))
     assert other.machine_get(machine_id=machine.id).status == S.ACTIVE
 
 

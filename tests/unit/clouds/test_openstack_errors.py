@@ -113,3 +113,21 @@ def test_a_cloud_that_never_answers_is_a_retryable_timeout():
         for connection in accepted:
             connection.close()
         listener.close()
+
+
+@pytest.mark.parametrize(
+    ("exc", "unknown"),
+    [
+        (_http(400, "Image 00000000-0000-0000-0000-000000000000 could not be found."), True),
+        (_http(400, "Invalid imageRef provided."), True),
+        (_http(400, "Invalid key_name provided."), False),
+        (_http(404, "Flavor x could not be found."), False),
+        (ValueError("Image x could not be found."), False),  # not the cloud's answer
+    ],
+)
+def test_nova_refusing_the_image_is_told_apart(exc, unknown):
+    """The OpenStack machine_create answers Nova's refusal of the image as BadInput naming
+    `image_id`, as every driver does (the contract suite checks it end to end)."""
+    from apps.clouds.openstack.compute import _unknown_image
+
+    assert _unknown_image(exc) is unknown

@@ -1,0 +1,102 @@
+"""The compute family: images, sizes, quotas, machines, their consoles and key pairs."""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Mapping
+from typing import ClassVar
+
+from apps.core.names import name_clean
+
+from .. import dto
+from ..errors import BadInput
+from .core import DriverCore, Pause
+
+
+def machine_name_clean(name: str | None) -> str:
+    """The name a machine may have on every cloud we drive: 1 to 255 characters, none
+    of them control or invisible ones (apps.core.names)."""
+    return name_clean(name, max_length=255, error=BadInput, what="machine name")
+
+
+class ComputeDriver(DriverCore):
+    #: console_log and console: `machine_console_log`, `machine_console`; keypairs: `keypair_*`.
+    capability_flags: ClassVar[tuple[str, ...]] = ("console_log", "console", "keypairs")
+
+    # Images, sizes, quotas ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def images(self) -> list[dto.Image]: ...
+
+    @abc.abstractmethod
+    def image_get(self, *, image_id: str) -> dto.Image: ...
+
+    @abc.abstractmethod
+    def sizes(self) -> list[dto.Size]: ...
+
+    @abc.abstractmethod
+    def size_get(self, *, size_id: str) -> dto.Size: ...
+
+    @abc.abstractmethod
+    def quotas(self) -> list[dto.Quota]: ...
+
+    # Machines -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def machines(self) -> list[dto.Machine]: ...
+
+    @abc.abstractmethod
+    def machine_get(self, *, machine_id: str) -> dto.Machine: ...
+
+    @abc.abstractmethod
+    def machine_create(
+        self,
+        *,
+        name: str,
+        image_id: str,
+        size_id: str,
+        network_id: str | None = None,
+        key_name: str | None = None,
+        user_data: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        lease_id: str | None = None,
+    ) -> dto.Machine:
+        """Start building a machine; it is returned in BUILD (ACTIVE or ERROR later).
+
+        An image, size, key pair or network the project cannot use is BadInput naming
+        the field (`image_id`...), on every cloud."""
+
+    @abc.abstractmethod
+    def machine_start(self, *, machine_id: str) -> dto.Machine: ...
+
+    @abc.abstractmethod
+    def machine_stop(self, *, machine_id: str) -> dto.Machine: ...
+
+    @abc.abstractmethod
+    def machine_reboot(self, *, machine_id: str, hard: bool = False) -> dto.Machine: ...
+
+    @abc.abstractmethod
+    def machine_delete(self, *, machine_id: str, pause: Pause = time.sleep) -> None:
+        """Delete the machine; deleting one already gone raises NotFound. Any wait for
+        the cloud (e.g. to let go of the machine's firewall) waits with `pause(seconds)`,
+        so a job passes its own, which stops at once when the job is cancelled."""
+
+    # Consoles -------------------------------------------------------------------------------
+
+    def machine_console_log(self, *, machine_id: str, lines: int | None = None) -> str:
+        self._unsupported("console logs")
+
+    def machine_console(self, *, machine_id: str) -> dto.ConsoleAccess:
+        self._unsupported("a web console")
+
+    # Key pairs --------------------------------------------------------------------------
+
+    def keypairs(self) -> list[dto.KeyPair]:
+        self._unsupported("key pairs")
+
+    def keypair_import(self, *, name: str, public_key: str) -> dto.KeyPair:
+        self._unsupported("key pairs")
+
+    def keypair_delete(self, *, name: str) -> None:
+        self._unsupported("key pairs")

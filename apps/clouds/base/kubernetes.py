@@ -1,0 +1,45 @@
+"""The Kubernetes family: clusters and their templates."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .. import dto
+from .core import DriverCore
+
+
+class KubernetesDriver(DriverCore):
+    capability_flags: ClassVar[tuple[str, ...]] = ("kubernetes",)
+
+    def cluster_templates(self) -> list[dto.KubernetesClusterTemplate]:
+        self._unsupported("Kubernetes clusters")
+
+    def clusters(self) -> list[dto.KubernetesCluster]:
+        self._unsupported("Kubernetes clusters")
+
+    def cluster_get(self, *, cluster_id: str) -> dto.KubernetesCluster:
+        self._unsupported("Kubernetes clusters")
+
+    def cluster_create(
+        self,
+        *,
+        name: str,
+        template_id: str,
+        worker_count: int,
+        worker_size_id: str | None = None,
+        master_count: int = 1,
+        key_name: str | None = None,
+    ) -> dto.KubernetesCluster:
+        self._unsupported("Kubernetes clusters")
+
+    def cluster_resize(self, *, cluster_id: str, worker_count: int) -> dto.KubernetesCluster:
+        self._unsupported("Kubernetes clusters")
+
+    def cluster_upgrade(self, *, cluster_id: str, template_id: str) -> dto.KubernetesCluster:
+        self._unsupported("Kubernetes clusters")
+
+    def cluster_delete(self, *, cluster_id: str) -> None:
+        self._unsupported("Kubernetes clusters")
+
+    def cluster_kubeconfig(self, *, cluster_id: str) -> str:
+        self._unsupported("Kubernetes clusters")

@@ -1,0 +1,146 @@
+"""The local cloud's network family: the project's network, external IPs taken from
+the external network, and each machine's own firewall."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from .. import dto
+from ..base import firewall_rule_clean
+from ..errors import InvalidOperation, NotFound
+from ..models import LocalExternalIp, LocalFirewallRule, LocalMachine, LocalNetwork
+from .base import LocalBase, operation
+from .convert import firewall_rule_dto, ip_dto, network_dto
+
+S = dto.MachineStatus
+
+
+class LocalNetworks(LocalBase):
+    @operation
+    def networks(self) -> list[dto.Network]:
+        networks = LocalNetwork.objects.filter(cloud_id=self.cloud_id).filter(
+            Q(external=True) | Q(project_id=self.project_id)
+        )
+        return [network_dto(network) for network in networks]
+
+    @operation
+    def tenant_network(self) -> dto.Network:
+        return network_dto(self._tenant_network())
+
+    # A machine's own firewall -------------------------------------------------------------
+
+    @operation
+    def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
+        return [firewall_rule_dto(rule) for rule in self._machine(machine_id).firewall_rules.all()]
+
+    @operation
+    def machine_firewalls(self, *, machine_ids: Sequence[str]) -> dict[str, list[dto.FirewallRule] | None]:
+        found: dict[str, list[dto.FirewallRule]] = {
+            uid: [] for uid in self._machines().filter(uid__in=machine_ids).values_list("uid", flat=True)
+        }
+        for rule in LocalFirewallRule.objects.filter(machine__uid__in=found).select_related("machine"):
+            found[rule.machine.uid].append(firewall_rule_dto(rule))
+        return dict(found)
+
+    @operation
+    def machine_firewall_rule_add(
+        self,
+        *,
+        machine_id: str,
+        protocol: str,
+        port_min: int | None = None,
+        port_max: int | None = None,
+        remote_cidr: str | None = None,
+    ) -> dto.FirewallRule:
+        kind, port_min, port_max, cidr = firewall_rule_clean(
+            protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+        )
+        with transaction.atomic():
+            machine = self._machine(machine_id, lock=True)
+            rule, made = LocalFirewallRule.objects.get_or_create(
+                machine=machine, protocol=kind, port_min=port_min, port_max=port_max, remote_cidr=cidr
+            )
+        if not made:
+            raise InvalidOperation(f"The machine {machine.name} already lets that in.")
+        return firewall_rule_dto(rule)
+
+    @operation
+    def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:
+        deleted, _ = LocalFirewallRule.objects.filter(machine=self._machine(machine_id), uid=rule_id).delete()
+        if not deleted:
+            raise NotFound(f"The machine has no firewall rule {rule_id}.")
+
+    # External IPs --------------------------------------------------------------------------
+
+    def _ips(self) -> QuerySet[LocalExternalIp]:
+        return LocalExternalIp.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
+            "machine"
+        )
+
+    def _ip(self, ip_id: str) -> LocalExternalIp:
+        ip = self._ips().filter(uid=ip_id).first()
+        if ip is None:
+            raise NotFound(f"There is no external IP {ip_id} in this project.")
+        return ip
+
+    @operation
+    def external_ips(self) -> list[dto.ExternalIp]:
+        return [ip_dto(ip) for ip in self._ips()]
+
+    @operation
+    def external_ip_allocate(self) -> dto.ExternalIp:
+        external = LocalNetwork.objects.filter(cloud_id=self.cloud_id, external=True).first()
+        if external is None:
+            raise InvalidOperation("This cloud has no external network to take addresses from.")
+        with transaction.atomic():
+            self._check_quota(external_ips=1)
+            used = set(LocalExternalIp.objects.filter(cloud_id=self.cloud_id).values_list("address", flat=True))
+            try:
+                address = next_address(external.cidr, used)
+            except InvalidOperation as exc:
+                raise InvalidOperation("The external network has no free addresses left.") from exc
+            ip = LocalExternalIp.objects.create(cloud_id=self.cloud_id, project_id=self.project_id, address=address)
+        return ip_dto(ip)
+
+    @operation
+    def external_ip_attach(self, *, ip_id: str, machine_id: str) -> dto.ExternalIp:
+        with transaction.atomic():
+            ip = self._ip(ip_id)
+            machine = self._machine(machine_id, lock=True)
+            if ip.machine_id is not None and ip.machine_id != machine.pk:
+                raise InvalidOperation(f"The address {ip.address} is already attached to {ip.machine}.")
+            if machine.external_ips.exclude(pk=ip.pk).exists():
+                raise InvalidOperation(f"The machine {machine.name} already has an external IP.")
+            if machine.status in (S.BUILD, S.ERROR) and machine.settles_to != S.ACTIVE:
+                raise InvalidOperation(f"The machine {machine.name} is {machine.status}; it has no port to attach to.")
+            ip.machine = machine
+            ip.save(update_fields=["machine"])
+        return ip_dto(ip)
+
+    @operation
+    def external_ip_detach(self, *, ip_id: str) -> dto.ExternalIp:
+        ip = self._ip(ip_id)
+        ip.machine = None
+        ip.save(update_fields=["machine"])
+        return ip_dto(ip)
+
+    @operation
+    def external_ip_release(self, *, ip_id: str) -> None:
+        self._ip(ip_id).delete()
+
+
+def used_internal(network: LocalNetwork) -> set[str]:
+    return set(LocalMachine.objects.filter(network=network).values_list("internal_ip", flat=True))
+
+
+def next_address(cidr: str, used: set[str]) -> str:
+    """The first free address of `cidr`, after the network address and the gateway (.1)."""
+    net = ipaddress.ip_network(cidr)
+    for index, address in enumerate(net.hosts()):
+        if index >= 9 and str(address) not in used:  # .1-.9 for the gateway and services, as clouds do
+            return str(address)
+    raise InvalidOperation(f"The network {cidr} has no free addresses left.")
