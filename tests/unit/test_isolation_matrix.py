@@ -26,6 +26,7 @@ from apps.clouds.local.seed import local_cloud_seed
 from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.models import Job
 from apps.jobs.services import tenancy_sync_start
+from apps.machines.models import ExternalIp, Volume
 from tests.factories import (
     ApiTokenFactory,
     ExternalIpFactory,
@@ -127,8 +128,11 @@ def param_name(route: str, param: str) -> str:
     return PK_OF[prefix]
 
 
-def url_of(route: str, world: World) -> str:
+def url_of(route: str, world: World, *, missing: bool = False) -> str:
+    """The route's URL for the world's objects (`missing`: for objects that do not exist)."""
     kwargs = {p: PARAMS[param_name(route, p)](world) for p in params_of(PATTERNS[route])}
+    if missing:
+        kwargs = {p: 999999 if isinstance(v, int) else v if p == "action" else "missing" for p, v in kwargs.items()}
     return reverse(route, kwargs=kwargs)
 
 
@@ -143,10 +147,6 @@ def tenancy(w: World) -> int:
 
 def machine(w: World) -> int:
     return w.machine_id
-
-
-def latest_job(w: World) -> int:
-    return Job.objects.filter(tenancy=w.tenancy).latest("pk").pk
 
 
 @dataclass(frozen=True)
@@ -172,14 +172,10 @@ class Call:
 
 
 def attach_ip(w: World) -> None:
-    from apps.machines.models import ExternalIp
-
     ExternalIp.objects.filter(pk=w.ip_id).update(machine_id=w.machine_id)
 
 
 def attach_volume(w: World) -> None:
-    from apps.machines.models import Volume
-
     Volume.objects.filter(pk=w.volume_id).update(machine_id=w.machine_id, status="IN_USE")
 
 
@@ -420,7 +416,7 @@ def test_every_method_on_another_worlds_object_is_404_as_for_a_missing_one(world
     does not exist: 404, or the 405 a missing object gets as well."""
     ours, theirs = worlds
     path = url_of(route, theirs)
-    missing = re.sub(r"/\d+/", "/999999/", path) if re.search(r"/\d+/", path) else path.replace("atrium_", "nothere_")
+    missing = url_of(route, theirs, missing=True)
     client = ours.client()
     for method in ("get", "post", "put", "patch", "delete"):
         foreign = getattr(client, method)(path)
