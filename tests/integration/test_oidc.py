@@ -10,9 +10,9 @@ import requests
 from django.contrib.messages import get_messages
 from django.test import Client
 
-from apps.accounts.models import GroupMapping, User
+from apps.accounts.models import User
 from apps.tenancies.models import Membership
-from tests.factories import MembershipFactory, TenancyFactory
+from tests.factories import GroupMappingFactory, MembershipFactory, TenancyFactory
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, start_provider
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -33,8 +33,8 @@ def oidc(provider: OidcProvider, settings, physics, biology):
     for name, value in provider.django_settings().items():
         setattr(settings, name, value)
     settings.ATRIUM_OIDC_ENABLED = True
-    GroupMapping.objects.create(group="physics-group", tenancy=physics, role="member")
-    GroupMapping.objects.create(group="biology-leads", tenancy=biology, role="manager")
+    GroupMappingFactory(group="physics-group", tenancy=physics, role="member")
+    GroupMappingFactory(group="biology-leads", tenancy=biology, role="manager")
     provider.set_person(
         "lise", email="lise@uni.example", given_name="Lise", family_name="Meitner", groups=["physics-group"]
     )

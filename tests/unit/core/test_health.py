@@ -5,18 +5,13 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from apps.jobs.models import WorkerHeartbeat
-from tests.factories import UserFactory
+from tests.factories import UserFactory, WorkerHeartbeatFactory
 
 
 def beat(seconds_ago: float, *, worker_id: str = "w1", stopped: bool = False) -> WorkerHeartbeat:
     seen = timezone.now() - timedelta(seconds=seconds_ago)
-    return WorkerHeartbeat.objects.create(
-        worker_id=worker_id,
-        hostname="node1",
-        pid=123,
-        backend="database",
-        last_seen=seen,
-        stopped_at=seen if stopped else None,
+    return WorkerHeartbeatFactory(
+        worker_id=worker_id, hostname="node1", pid=123, last_seen=seen, stopped_at=seen if stopped else None
     )
 
 

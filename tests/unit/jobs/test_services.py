@@ -22,6 +22,7 @@ from apps.jobs.services import (
     tenancy_syncs_start_due,
 )
 from apps.jobs.sync import register_tenancy_sync, unregister_tenancy_sync
+from tests.factories import JobStageFactory, TenancySyncFactory, WorkerHeartbeatFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -169,17 +170,17 @@ def test_cancelling_a_queued_job_ends_it_and_frees_the_target(physics, physicist
 def running_job_of_a_dead_worker(tenancy, kind: str) -> Job:
     job = job_create(kind=kind, tenancy=tenancy, target=tenancy, params={"hang_first": True})
     long_ago = timezone.now() - timedelta(minutes=5)
-    WorkerHeartbeat.objects.create(worker_id="dead", hostname="node7", pid=4242, backend="database", last_seen=long_ago)
+    WorkerHeartbeatFactory(worker_id="dead", hostname="node7", pid=4242, last_seen=long_ago)
     Job.objects.filter(pk=job.pk).update(
         state=Job.State.RUNNING, worker_id="dead", attempts=1, heartbeat_at=long_ago, started_at=long_ago
     )
-    JobStage.objects.create(job=job, position=0, name="Wait", state=JobStage.State.RUNNING, started_at=long_ago)
+    JobStageFactory(job=job, position=0, name="Wait", state=JobStage.State.RUNNING, started_at=long_ago)
     return job
 
 
 def test_a_job_of_a_dead_worker_is_failed_with_a_clear_message(physics):
     job = running_job_of_a_dead_worker(physics, "test.slow")
-    TenancySync.objects.create(tenancy=physics, next_run_at=timezone.now() + timedelta(hours=1))
+    TenancySyncFactory(tenancy=physics, next_run_at=timezone.now() + timedelta(hours=1))
     assert [j.pk for j in jobs_recover_stale()] == [job.pk]
     # The tenancy is re-read from its cloud at the next worker round, not in an hour.
     assert TenancySync.objects.get(tenancy=physics).next_run_at <= timezone.now()

@@ -6,8 +6,7 @@ from django.test import Client
 from apps.accounts.services import ssh_key_add
 from apps.catalogue.selectors import catalogue_get
 from apps.clouds.local.seed import local_cloud_seed
-from apps.tenancies.models import Tenancy
-from tests.factories import CloudFactory
+from tests.factories import CloudFactory, TenancyFactory
 
 
 @pytest.fixture
@@ -19,12 +18,12 @@ def cloud(db):
 
 @pytest.fixture
 def physics(cloud):
-    return Tenancy.objects.create(name="Physics", cloud=cloud, project_id="physics-project")
+    return TenancyFactory(name="Physics", cloud=cloud, project_id="physics-project")
 
 
 @pytest.fixture
 def biology(cloud):
-    return Tenancy.objects.create(name="Biology", cloud=cloud, project_id="biology-project")
+    return TenancyFactory(name="Biology", cloud=cloud, project_id="biology-project")
 
 
 @pytest.fixture

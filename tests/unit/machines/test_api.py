@@ -5,6 +5,7 @@ over quota 409, and neither leaves a row or a job behind."""
 
 import json
 
+import factory
 import pytest
 from django.db import connection
 from django.test import Client
@@ -18,7 +19,7 @@ from apps.jobs.runner import job_run
 from apps.machines import services
 from apps.machines.models import ExternalIp, Machine, Volume
 from apps.tenancies.models import Membership
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MachineFactory, MembershipFactory, UserFactory
 
 from .conftest import by_name, offers
 
@@ -103,9 +104,18 @@ def test_list_filters_search_and_pages(physicist_client, physics, physicist, ubu
     Machine.objects.filter(name="beta").update(status="STOPPED", task="")
     other = UserFactory(username="colleague")
     MembershipFactory(user=other, tenancy=physics, role=Membership.Role.MEMBER)
-    Machine.objects.create(tenancy=physics, name="gamma", image_id=ubuntu, size_id=small, created_by=other)
-    Machine.objects.create(
-        tenancy=physics, name="horizon-vm", image_id=ubuntu, size_id=small, external=True, internal_ip="10.9.8.7"
+    MachineFactory(
+        tenancy=physics, name="gamma", cloud_id="", status="BUILD", image_id=ubuntu, size_id=small, created_by=other
+    )
+    MachineFactory(
+        tenancy=physics,
+        name="horizon-vm",
+        cloud_id="",
+        status="BUILD",
+        image_id=ubuntu,
+        size_id=small,
+        external=True,
+        internal_ip="10.9.8.7",
     )
 
     def names(query: str = "") -> list[str]:
@@ -397,17 +407,13 @@ def test_another_tenancys_machines_are_not_found(physics, biologist, active):
 def test_the_list_takes_as_many_queries_for_50_machines_as_for_5(physicist_client, physics, physicist, ubuntu, small):
     def make(count: int) -> None:
         start = Machine.objects.count()
-        Machine.objects.bulk_create(
-            Machine(
-                tenancy=physics,
-                name=f"m-{start + n:03}",
-                image_id=ubuntu,
-                size_id=small,
-                created_by=physicist,
-                status="ACTIVE",
-                cloud_id=f"cloud-{start + n}",
-            )
-            for n in range(count)
+        MachineFactory.create_batch(
+            count,
+            tenancy=physics,
+            name=factory.Sequence(lambda n: f"m-{start + n:03}"),
+            image_id=ubuntu,
+            size_id=small,
+            created_by=physicist,
         )
 
     def queries() -> int:

@@ -14,6 +14,7 @@ from apps.jobs.services import tenancy_sync_start
 from apps.machines import services
 from apps.machines.models import FirewallRule, Machine, firewall_rule_words
 from apps.machines.selectors import machine_jobs
+from tests.factories import MachineFactory
 
 from .conftest import offers
 from .test_services import create, run_latest
@@ -105,7 +106,7 @@ def test_firewalls_are_edited_only_on_machines_that_have_one_and_are_up(
     building = create(physics, physicist, ubuntu, small, name="building")
     with pytest.raises(Conflict, match="building; edit its firewall when it is active or stopped"):
         add(building, physicist, protocol="tcp", port_min=80)
-    outside = Machine.objects.create(tenancy=physics, name="found", cloud_id="x", status="ACTIVE", external=True)
+    outside = MachineFactory(tenancy=physics, name="found", cloud_id="x", external=True)
     with pytest.raises(Conflict, match="made outside Atrium"):
         add(outside, physicist, protocol="tcp", port_min=80)
     Machine.objects.filter(pk=machine.pk).update(has_firewall=False)

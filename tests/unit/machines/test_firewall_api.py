@@ -7,6 +7,7 @@ import pytest
 from apps.clouds.models import LocalFirewallRule
 from apps.jobs.models import Job
 from apps.machines.models import FirewallRule, Machine
+from tests.factories import FirewallRuleFactory
 
 from .test_api import accepted, error, post, url
 
@@ -83,8 +84,8 @@ def test_delete_answers_202_and_the_rule_goes(physicist_client, machine):
 
 
 def test_another_tenancys_machine_and_rules_are_404(physicist_client, machine, biology):
-    theirs = Machine.objects.create(tenancy=biology, name="theirs", cloud_id="y", status="ACTIVE", has_firewall=True)
-    rule = FirewallRule.objects.create(tenancy=biology, machine=theirs, protocol="icmp", cloud_id="r")
+    rule = FirewallRuleFactory(machine__tenancy=biology, machine__name="theirs", protocol="icmp")
+    theirs = rule.machine
     assert physicist_client.get(rules_url(theirs)).status_code == 404
     assert physicist_client.get(rules_url(theirs, f"{rule.pk}/")).status_code == 404
     assert physicist_client.delete(rules_url(theirs, f"{rule.pk}/")).status_code == 404

@@ -10,6 +10,7 @@ from django.urls import reverse
 from apps.jobs.models import Job
 from apps.machines.live import _detail
 from apps.machines.models import FirewallRule, Machine
+from tests.factories import FirewallRuleFactory, MachineFactory
 
 from .conftest import offers
 from .test_services import create, run_latest
@@ -46,7 +47,7 @@ def test_the_panel_is_hidden_without_the_capability_or_for_machines_made_outside
     offers(physics, firewall=False)
     assert 'id="machine-firewall"' not in page(physicist_client, machine)
     offers(physics, firewall=True)
-    found = Machine.objects.create(tenancy=physics, name="found", cloud_id="x", status="ACTIVE", external=True)
+    found = MachineFactory(tenancy=physics, name="found", external=True)
     assert 'id="machine-firewall"' not in page(physicist_client, found)
 
 
@@ -170,9 +171,7 @@ def test_remove_with_htmx_answers_the_panel(physicist_client, machine):
 
 
 def test_a_refused_rule_shows_why_and_can_be_dismissed(physicist_client, machine, physicist):
-    rule = FirewallRule.objects.create(
-        tenancy=machine.tenancy, machine=machine, protocol="tcp", port_min=25, port_max=25, fault="Port 25 is blocked."
-    )
+    rule = FirewallRuleFactory(machine=machine, cloud_id="", port_min=25, port_max=25, fault="Port 25 is blocked.")
     html = page(physicist_client, machine)
     assert "Not added: Port 25 is blocked." in html
     assert "Dismiss" in html
@@ -180,21 +179,21 @@ def test_a_refused_rule_shows_why_and_can_be_dismissed(physicist_client, machine
 
 
 def test_another_tenancys_rule_is_404(physicist_client, machine, biology, physics):
-    theirs = Machine.objects.create(tenancy=biology, name="theirs", cloud_id="y", status="ACTIVE", has_firewall=True)
-    rule = FirewallRule.objects.create(tenancy=biology, machine=theirs, protocol="icmp", cloud_id="r")
+    rule = FirewallRuleFactory(machine__tenancy=biology, machine__name="theirs", protocol="icmp")
+    theirs = rule.machine
     assert physicist_client.get(remove_url(rule)).status_code == 404
     assert physicist_client.post(remove_url(rule)).status_code == 404
     assert physicist_client.post(add_url(theirs), {"protocol": "tcp", "ports": "80"}).status_code == 404
     # A rule of one machine is not reachable under another machine of the same tenancy either.
     ours = FirewallRule.objects.filter(machine=machine).earliest("pk")
-    other = Machine.objects.create(tenancy=physics, name="other", cloud_id="z", status="ACTIVE")
+    other = MachineFactory(tenancy=physics, name="other")
     wrong = reverse("machines:firewall-remove", args=[physics.pk, other.pk, ours.pk])
     assert physicist_client.get(wrong).status_code == 404
     assert FirewallRule.objects.filter(pk=rule.pk, task="").exists()
 
 
 def test_the_live_fragment_carries_the_rules_but_not_the_form(machine):
-    FirewallRule.objects.create(tenancy=machine.tenancy, machine=machine, protocol="tcp", port_min=80, port_max=80)
+    FirewallRuleFactory(machine=machine, cloud_id="", port_min=80, port_max=80)
     parts = _detail(machine.tenancy_id, machine.pk)
     rules = next(part for part in parts if 'id="machine-firewall-rules"' in part)
     assert 'hx-swap-oob="true"' in rules
@@ -206,18 +205,8 @@ def test_the_page_makes_the_same_queries_for_2_and_40_rules(physicist_client, ma
     page(physicist_client, machine)
     with CaptureQueriesContext(connection) as two:
         page(physicist_client, machine)
-    FirewallRule.objects.bulk_create(
-        FirewallRule(
-            tenancy=machine.tenancy,
-            machine=machine,
-            cloud_id=f"rule-{port}",
-            protocol="tcp",
-            port_min=port,
-            port_max=port,
-            created_by=machine.created_by,
-        )
-        for port in range(8000, 8038)
-    )
+    for port in range(8000, 8038):
+        FirewallRuleFactory(machine=machine, port_min=port, port_max=port, created_by=machine.created_by)
     with CaptureQueriesContext(connection) as forty:
         html = page(physicist_client, machine)
     assert html.count("data-firewall-rule=") == 40

@@ -18,6 +18,7 @@ from apps.jobs.services import job_cancel, jobs_recover_stale, tenancy_sync_star
 from apps.machines import services
 from apps.machines.models import ExternalIp, FirewallRule, Machine, Volume
 from apps.tenancies.models import Cloud
+from tests.factories import JobStageFactory
 
 API = "/api/v1"
 
@@ -37,7 +38,7 @@ def worker_died_in(job: Job, stage: str) -> None:
     Job.objects.filter(pk=job.pk).update(
         state=Job.State.RUNNING, attempts=1, worker_id="gone", heartbeat_at=long_ago, started_at=long_ago
     )
-    JobStage.objects.create(job=job, position=0, name=stage, state="running", started_at=long_ago)
+    JobStageFactory(job=job, position=0, name=stage, state=JobStage.State.RUNNING, started_at=long_ago)
 
 
 def api_create(client, tenancy, what, body) -> dict:

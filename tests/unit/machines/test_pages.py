@@ -1,11 +1,13 @@
 """The machine pages: what a member sees and can do, and what bad input gives."""
 
+import factory
 import pytest
 from django.urls import reverse
 
 from apps.clouds.local.services import local_quota_set
 from apps.jobs.models import Job
 from apps.machines.models import Machine, Volume
+from tests.factories import MachineFactory
 
 from .conftest import offers
 from .test_services import create, run_latest
@@ -179,11 +181,8 @@ def test_the_list_page_makes_the_same_queries_for_5_and_50_machines(physics, phy
 
     def add(count: int) -> None:
         start = Machine.objects.count()
-        Machine.objects.bulk_create(
-            Machine(
-                tenancy=physics, name=f"m{start + i}", cloud_id=f"s{start + i}", status="ACTIVE", created_by=physicist
-            )
-            for i in range(count)
+        MachineFactory.create_batch(
+            count, tenancy=physics, name=factory.Sequence(lambda i: f"m{start + i}"), created_by=physicist
         )
 
     add(5)
