@@ -4,6 +4,7 @@ Errors a service raises become form errors here, or a message on the page the
 person came from (apps.core.middleware). The pages work with plain reloads; the
 tenancy websocket keeps lists and the machine page live."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -19,10 +20,12 @@ from apps.accounts.selectors import signed_in_user, ssh_key_list
 from apps.clouds import dto
 from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
+from apps.core.confirm import Confirmation, confirm
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.middleware import same_site
+from apps.jobs.models import Job
 
-from . import selectors, services
+from . import confirmations, selectors, services
 from .filtersets import MachineFilterSet
 from .forms import (
     ExternalIpAttachForm,
@@ -40,6 +43,18 @@ CONSOLE_LOG_LINES = 200
 
 def _started(request: HttpRequest, what: str, job_id: int) -> None:
     messages.success(request, f"{what}: job #{job_id} started.")
+
+
+def _confirmed(
+    request: HttpRequest, question: Confirmation, start: Callable[[], Job], what: str, back: str
+) -> HttpResponse:
+    """GET: the question (apps.core.confirm); POST: start the job, say so, go `back`."""
+
+    def perform() -> HttpResponse:
+        _started(request, what, start().pk)
+        return redirect(back)
+
+    return confirm(request, question, perform)
 
 
 # --- machines ---------------------------------------------------------------------------------
@@ -227,14 +242,15 @@ def machine_action(request: HttpRequest, tenancy_id: int, machine_id: int, actio
 @login_required
 @require_http_methods(["GET", "POST"])
 def machine_delete(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
-    """GET asks for confirmation (naming the machine); POST deletes it."""
+    """GET asks for confirmation (naming the machine and what goes with it); POST deletes it."""
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
-    if request.method == "POST":
-        job = services.machine_delete(machine=machine, user=signed_in_user(request))
-        _started(request, f"Deleting {machine.name}", job.pk)
-        return redirect("machines:list", tenancy_id=tenancy_id)
-    own_ips = machine.ips.filter(with_machine=True)
-    return render(request, "machines/delete.html", {"tenancy": machine.tenancy, "machine": machine, "own_ips": own_ips})
+    return _confirmed(
+        request,
+        confirmations.machine_delete(machine),
+        lambda: services.machine_delete(machine=machine, user=signed_in_user(request)),
+        f"Deleting {machine.name}",
+        reverse("machines:list", args=[tenancy_id]),
+    )
 
 
 @login_required
@@ -329,18 +345,23 @@ def machine_firewall_remove(request: HttpRequest, tenancy_id: int, machine_id: i
     user = signed_in_user(request)
     rule = selectors.firewall_rule_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id, rule_id=rule_id)
     machine = rule.machine
-    if request.method == "POST":
+
+    def remove() -> HttpResponse:
         job = services.firewall_rule_remove(rule=rule, user=user)
         notice = f"Removing {rule.description}: job #{job.pk} started."
         return _firewall_answer(request, machine, user, notice)
-    return render(
-        request, "machines/firewall_remove.html", {"tenancy": machine.tenancy, "machine": machine, "rule": rule}
-    )
+
+    return confirm(request, confirmations.firewall_rule_remove(rule), remove)
+
+
+def _next(request: HttpRequest, default: str) -> str:
+    """The page the form was on (a machine's page or a list; `next` posted, or in the URL of a
+    confirmation page), never off-site."""
+    return same_site(request, request.POST.get("next") or request.GET.get("next", ""), default)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
-    """Back to the page the form was on (a machine's page or a list), never off-site."""
-    return redirect(same_site(request, request.POST.get("next", ""), default))
+    return redirect(_next(request, default))
 
 
 # --- external IPs ---------------------------------------------------------------------------------------
@@ -356,11 +377,17 @@ def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         "machines/external_ips.html",
         {
             "tenancy": tenancy,
-            "ips": ips,
             "capabilities": capabilities,
-            "attach_form": MachineAttachForm(machines=machines.filter(external_ip__isnull=True)),
+            "attach_machines": list(machines.filter(external_ip__isnull=True)),
+            **_page(request, ips, "ips"),
         },
     )
+
+
+def _page(request: HttpRequest, rows: Any, name: str) -> dict[str, Any]:
+    """One page of a tenancy's list; new rows appear live on the first page only."""
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {name: page.object_list, "page": page, "query": "", "live_new": page.number == 1}
 
 
 @login_required
@@ -391,21 +418,24 @@ def external_ip_attach(request: HttpRequest, tenancy_id: int, ip_id: int) -> Htt
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def external_ip_detach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
+    """GET asks (naming the machine that loses the address); POST detaches."""
     user, ip = _ip(request, tenancy_id, ip_id)
-    job = services.external_ip_detach(ip=ip, user=user)
-    _started(request, f"Detaching {ip}", job.pk)
-    return _back(request, reverse("machines:ips", args=[tenancy_id]))
+    back = _next(request, reverse("machines:ips", args=[tenancy_id]))
+    question = confirmations.external_ip_detach(ip, back)
+    return _confirmed(request, question, lambda: services.external_ip_detach(ip=ip, user=user), f"Detaching {ip}", back)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def external_ip_release(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
+    """GET asks (the address goes back to the cloud); POST releases."""
     user, ip = _ip(request, tenancy_id, ip_id)
-    job = services.external_ip_release(ip=ip, user=user)
-    _started(request, f"Releasing {ip}", job.pk)
-    return redirect("machines:ips", tenancy_id=tenancy_id)
+    back = reverse("machines:ips", args=[tenancy_id])
+    question = confirmations.external_ip_release(ip, back)
+    start = lambda: services.external_ip_release(ip=ip, user=user)  # noqa: E731
+    return _confirmed(request, question, start, f"Releasing {ip}", back)
 
 
 # --- volumes ----------------------------------------------------------------------------------------------
@@ -429,16 +459,15 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Creating the volume {volume.name}.")
             return redirect("machines:volumes", tenancy_id=tenancy_id)
-    machines = selectors.machines_attachable(tenancy=tenancy)
     return render(
         request,
         "machines/volumes.html",
         {
             "tenancy": tenancy,
-            "volumes": volumes,
             "form": form,
             "capabilities": capabilities,
-            "attach_form": MachineAttachForm(machines=machines),
+            "attach_machines": list(selectors.machines_attachable(tenancy=tenancy)),
+            **_page(request, volumes, "volumes"),
         },
         status=400 if form.errors else 200,
     )
@@ -462,18 +491,22 @@ def volume_attach(request: HttpRequest, tenancy_id: int, volume_id: int) -> Http
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def volume_detach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
+    """GET asks (naming the machine it leaves); POST detaches."""
     user, volume = _volume(request, tenancy_id, volume_id)
-    job = services.volume_detach(volume=volume, user=user)
-    _started(request, f"Detaching {volume.name}", job.pk)
-    return _back(request, reverse("machines:volumes", args=[tenancy_id]))
+    back = _next(request, reverse("machines:volumes", args=[tenancy_id]))
+    question = confirmations.volume_detach(volume, back)
+    start = lambda: services.volume_detach(volume=volume, user=user)  # noqa: E731
+    return _confirmed(request, question, start, f"Detaching {volume.name}", back)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def volume_delete(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
+    """GET asks (naming the volume, its size and that its data is lost); POST deletes."""
     user, volume = _volume(request, tenancy_id, volume_id)
-    job = services.volume_delete(volume=volume, user=user)
-    _started(request, f"Deleting {volume.name}", job.pk)
-    return redirect("machines:volumes", tenancy_id=tenancy_id)
+    back = reverse("machines:volumes", args=[tenancy_id])
+    question = confirmations.volume_delete(volume, back)
+    start = lambda: services.volume_delete(volume=volume, user=user)  # noqa: E731
+    return _confirmed(request, question, start, f"Deleting {volume.name}", back)
