@@ -32,6 +32,13 @@ def _detail(tenancy_id: int, machine_id: int) -> list[str]:
     return parts
 
 
+def _machine_row_context(tenancy_id: int) -> dict[str, Any]:
+    """What a machine's Actions menu offers depends on what the cloud offers."""
+    from .selectors import capabilities_cached
+
+    return {"capabilities": capabilities_cached(tenancy=Tenancy(pk=tenancy_id)) or {}}
+
+
 def _volume_extra(tenancy_id: int) -> dict[str, Any]:
     """What a volume's row offers to attach it to."""
     from .selectors import machines_attachable
@@ -53,6 +60,7 @@ def register() -> None:
             model=Machine,
             template="machines/_row.html",
             select_related=("created_by",),
+            context=_machine_row_context,
             detail=_detail,
         )
     )

@@ -63,7 +63,7 @@ def _confirmed(
 @login_required
 def machine_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, machines = selectors.machine_list(user=request.user, tenancy_id=tenancy_id)
-    filterset = MachineFilterSet(request.GET or None, queryset=machines)
+    filterset = MachineFilterSet(request.GET or None, queryset=machines.prefetch_related("ips"))
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     filtered = filterset.is_filtered()
     return render(
@@ -74,6 +74,7 @@ def machine_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
             "filter": filterset,
             "page": page,
             "machines": page.object_list,
+            "capabilities": selectors.capabilities_get(tenancy=tenancy, user=signed_in_user(request)),
             "filtered": filtered,
             "query": filterset.query_string(),
             # New machines appear live only where they belong: the first, unfiltered page.
@@ -236,7 +237,7 @@ def machine_action(request: HttpRequest, tenancy_id: int, machine_id: int, actio
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
     job = services.machine_action(machine=machine, user=signed_in_user(request), action=action)
     _started(request, f"{services.ACTIONS[action]['label']} {machine.name}", job.pk)
-    return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+    return _back(request, reverse("machines:detail", args=[tenancy_id, machine.pk]))
 
 
 @login_required

@@ -31,6 +31,14 @@ def test_attach_a_volume_live_and_delete_it_only_after_confirming(page: Page, po
     page.get_by_role("button", name="Create machine").click()
     row = page.locator("#machine-rows tr", has_text="vol-vm")
     expect(row.locator(".atrium-machine-status")).to_have_attribute("data-status", "ACTIVE", timeout=40_000)
+    # Its Actions menu offers what an active machine allows (re-rendered live as it turned active).
+    row.get_by_role("button", name="Actions for vol-vm").click()
+    menu = row.locator("[data-machine-actions]")
+    expect(menu.get_by_role("button", name="Stop")).to_be_visible()
+    expect(menu.get_by_role("link", name="Delete…")).to_be_visible()
+    expect(menu.get_by_role("button", name="Start", exact=True)).to_have_count(0)
+    screenshot("machine-actions-menu", full_page=False)
+    page.keyboard.press("Escape")
 
     # A new volume: creating, then available, without a reload.
     page.goto(f"{tenancy}volumes/")

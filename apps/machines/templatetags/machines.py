@@ -58,3 +58,11 @@ def tenancy_offers(tenancy: Tenancy) -> dict[str, Any]:
     """What the tenancy's cloud offers, from the cached catalogue (no cloud call); empty
     until the first read, so pages show everything rather than hide what may be there."""
     return capabilities_cached(tenancy=tenancy) or {}
+
+
+@register.filter
+def machine_actions(machine: Machine) -> list[str]:
+    """What the machine's state allows now (start, stop, restart, delete), for its Actions menu."""
+    from apps.machines.services import machine_actions as allowed
+
+    return allowed(machine)

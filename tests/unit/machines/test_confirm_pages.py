@@ -139,3 +139,29 @@ def test_ssh_key_removal_and_token_revoke_ask_first(physicist, physicist_client,
     assert ApiToken.objects.count() == 0
     keys = physicist_client.get(reverse("accounts:ssh-keys")).content.decode()
     assert '<form method="post" action="/accounts/ssh-keys/' not in keys
+
+
+def test_the_machines_table_offers_per_row_only_what_the_state_allows(physics, physicist, physicist_client, machine):
+    from apps.machines.models import Machine
+
+    url = reverse("machines:list", args=[physics.pk])
+    menu = physicist_client.get(url).content.decode().split("data-machine-actions", 1)[1].split("</ul>", 1)[0]
+    assert ">Start</button>" not in menu
+    assert "Stop</button>" in menu
+    assert "Restart</button>" in menu
+    assert f'href="{reverse("machines:delete", args=[physics.pk, machine.pk])}"' in menu  # the confirmation
+    assert "Give it an external IP" in menu
+    assert f'href="{reverse("machines:console", args=[physics.pk, machine.pk])}"' in menu
+
+    Machine.objects.filter(pk=machine.pk).update(status="STOPPED")
+    menu = physicist_client.get(url).content.decode().split("data-machine-actions", 1)[1].split("</ul>", 1)[0]
+    assert "Start</button>" in menu
+    assert "Stop</button>" not in menu
+    assert "Console" not in menu
+
+    Machine.objects.filter(pk=machine.pk).update(task="stopping")
+    assert "data-machine-actions" not in physicist_client.get(url).content.decode()  # busy: nothing to offer
+    action = reverse("machines:action", args=[physics.pk, machine.pk, "start"])
+    Machine.objects.filter(pk=machine.pk).update(task="")
+    response = physicist_client.post(action, {"next": url})
+    assert response["Location"] == url  # back to the list the menu was on
