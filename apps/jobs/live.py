@@ -66,7 +66,8 @@ class LiveRows:
     - `parents`: foreign keys to other live resources (`"machine"`): a change of the row is
       also a change of the object it points at now *and* of the one it pointed at when it
       was loaded (a detached volume re-renders the machine it left);
-    - `detail`: the object's page's fragments, as LiveResource.detail.
+    - `detail`: the object's page's fragments, as LiveResource.detail;
+    - `page`: the URL of the page that shows a row (a job's page links there).
     """
 
     model: type[Model]
@@ -76,6 +77,8 @@ class LiveRows:
     context: Callable[[int], dict[str, Any]] | None = None
     detail: Callable[[int, int], list[str]] | None = None
     context_name: str = ""
+    #: The page that shows a row (a job's page links to its target there).
+    page: Callable[[Any], str] | None = None
 
     @property
     def name(self) -> str:
@@ -141,3 +144,12 @@ def live_parents(obj: Model) -> list[tuple[type[Model], str, int]]:
             if parent_id is not None:
                 found.append((parent, parent._meta.model_name or "", parent_id))
     return found
+
+
+def object_page(model: type[Model] | None, tenancy_id: int, object_id: str) -> str | None:
+    """The page showing a tenancy's object (a job's target), or None when it is gone or has none."""
+    declaration = _DECLARED.get(model) if model is not None else None
+    if declaration is None or declaration.page is None:
+        return None
+    found = declaration.model._default_manager.filter(tenancy_id=tenancy_id, pk=object_id).first()
+    return declaration.page(found) if found is not None else None

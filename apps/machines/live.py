@@ -5,6 +5,7 @@ re-renders the machine it is (or was) attached to."""
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from apps.jobs.live import LiveRows, register_live_rows
 from apps.tenancies.models import Tenancy
@@ -62,6 +63,7 @@ def register() -> None:
             select_related=("created_by",),
             context=_machine_row_context,
             detail=_detail,
+            page=lambda machine: reverse("machines:detail", args=[machine.tenancy_id, machine.pk]),
         )
     )
     register_live_rows(
@@ -72,6 +74,7 @@ def register() -> None:
             parents=("machine",),
             select_related=("machine", "created_by"),
             context=_ip_extra,
+            page=lambda ip: reverse("machines:ips", args=[ip.tenancy_id]) + f"#externalip-row-{ip.pk}",
         )
     )
     register_live_rows(
@@ -81,6 +84,13 @@ def register() -> None:
             parents=("machine",),
             select_related=("machine", "created_by"),
             context=_volume_extra,
+            page=lambda volume: reverse("machines:volumes", args=[volume.tenancy_id]) + f"#volume-row-{volume.pk}",
         )
     )
-    register_live_rows(LiveRows(model=FirewallRule, parents=("machine",)))
+    register_live_rows(
+        LiveRows(
+            model=FirewallRule,
+            parents=("machine",),
+            page=lambda rule: reverse("machines:detail", args=[rule.tenancy_id, rule.machine_id]) + "#machine-firewall",
+        )
+    )

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.models import User
@@ -41,8 +42,12 @@ PAGE_SIZE = 50
 CONSOLE_LOG_LINES = 200
 
 
-def _started(request: HttpRequest, what: str, job_id: int) -> None:
-    messages.success(request, f"{what}: job #{job_id} started.")
+def _started(request: HttpRequest, what: str, job: Job) -> None:
+    """Say the job started, with a link to follow it."""
+    follow = reverse("jobs:detail", args=[job.tenancy_id, job.pk])
+    messages.success(
+        request, format_html('{}: job #{} started. <a class="alert-link" href="{}">Follow it</a>', what, job.pk, follow)
+    )
 
 
 def _confirmed(
@@ -51,7 +56,7 @@ def _confirmed(
     """GET: the question (apps.core.confirm); POST: start the job, say so, go `back`."""
 
     def perform() -> HttpResponse:
-        _started(request, what, start().pk)
+        _started(request, what, start())
         return redirect(back)
 
     return confirm(request, question, perform)
@@ -174,6 +179,18 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
 
 
 @login_required
+def tenancy_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    """The tenancy's quotas as the cloud reports them, with meters (the overview loads it)."""
+    user = signed_in_user(request)
+    tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
+    try:
+        context: dict[str, Any] = {"quota_rows": _quota_rows(services.quotas_current(tenancy=tenancy, user=user), {})}
+    except CloudError as exc:
+        context = {"quota_error": exc.message}
+    return render(request, "machines/_quotas.html", {"tenancy": tenancy, "heading": "Quota in use", **context})
+
+
+@login_required
 def machine_detail(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
     return render(request, "machines/detail.html", machine_detail_context(machine, signed_in_user(request)))
@@ -236,7 +253,7 @@ def machine_action(request: HttpRequest, tenancy_id: int, machine_id: int, actio
         raise Http404("No such action.")
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
     job = services.machine_action(machine=machine, user=signed_in_user(request), action=action)
-    _started(request, f"{services.ACTIONS[action]['label']} {machine.name}", job.pk)
+    _started(request, f"{services.ACTIONS[action]['label']} {machine.name}", job)
     return _back(request, reverse("machines:detail", args=[tenancy_id, machine.pk]))
 
 
@@ -280,10 +297,10 @@ def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) ->
     ip = form.cleaned_data["ip"]
     if ip is None:
         job = services.machine_ip_new(machine=machine, user=user)
-        _started(request, f"Allocating an external IP for {machine.name}", job.pk)
+        _started(request, f"Allocating an external IP for {machine.name}", job)
     else:
         job = services.external_ip_attach(ip=ip, machine=machine, user=user)
-        _started(request, f"Attaching {ip} to {machine.name}", job.pk)
+        _started(request, f"Attaching {ip} to {machine.name}", job)
     return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
@@ -297,7 +314,7 @@ def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int
         raise BadInput("Choose one of the tenancy's available volumes.")
     volume = form.cleaned_data["volume"]
     job = services.volume_attach(volume=volume, machine=machine, user=user)
-    _started(request, f"Attaching {volume.name} to {machine.name}", job.pk)
+    _started(request, f"Attaching {volume.name} to {machine.name}", job)
     return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
@@ -414,7 +431,7 @@ def external_ip_attach(request: HttpRequest, tenancy_id: int, ip_id: int) -> Htt
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's machines.")
     job = services.external_ip_attach(ip=ip, machine=form.cleaned_data["machine"], user=user)
-    _started(request, f"Attaching {ip} to {form.cleaned_data['machine']}", job.pk)
+    _started(request, f"Attaching {ip} to {form.cleaned_data['machine']}", job)
     return _back(request, reverse("machines:ips", args=[tenancy_id]))
 
 
@@ -487,7 +504,7 @@ def volume_attach(request: HttpRequest, tenancy_id: int, volume_id: int) -> Http
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's machines.")
     job = services.volume_attach(volume=volume, machine=form.cleaned_data["machine"], user=user)
-    _started(request, f"Attaching {volume.name} to {form.cleaned_data['machine']}", job.pk)
+    _started(request, f"Attaching {volume.name} to {form.cleaned_data['machine']}", job)
     return _back(request, reverse("machines:volumes", args=[tenancy_id]))
 
 

@@ -68,6 +68,7 @@ OBJECT_ROUTES: dict[str, tuple[str, Callable[["World"], dict[str, Any]]]] = {
     "machines:list": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
     "machines:create": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
     "machines:create-quotas": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
+    "machines:quotas": ("get", lambda w: {"tenancy_id": w.tenancy.pk}),
     "machines:detail": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
     "machines:console-log": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),
     "machines:console": ("get", lambda w: {"tenancy_id": w.tenancy.pk, "machine_id": w.machine_id}),

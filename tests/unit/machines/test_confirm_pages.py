@@ -165,3 +165,22 @@ def test_the_machines_table_offers_per_row_only_what_the_state_allows(physics, p
     Machine.objects.filter(pk=machine.pk).update(task="")
     response = physicist_client.post(action, {"next": url})
     assert response["Location"] == url  # back to the list the menu was on
+
+
+def test_flash_links_to_the_job_and_the_job_links_to_its_object(physics, physicist, physicist_client, machine):
+    response = physicist_client.post(reverse("machines:action", args=[physics.pk, machine.pk, "restart"]), follow=True)
+    job = Job.objects.filter(kind="machines.restart").get()
+    job_url = reverse("jobs:detail", args=[physics.pk, job.pk])
+    assert f'job #{job.pk} started. <a class="alert-link" href="{job_url}">Follow it</a>' in response.content.decode()
+    html = physicist_client.get(job_url).content.decode()
+    assert f'<a href="{reverse("machines:detail", args=[physics.pk, machine.pk])}" data-job-target>web</a>' in html
+
+
+def test_the_overview_loads_the_quota_meters_and_counts_machines_by_state(physics, physicist_client, machine):
+    html = physicist_client.get(reverse("tenancies:detail", args=[physics.pk])).content.decode()
+    assert f'hx-get="{reverse("machines:quotas", args=[physics.pk])}"' in html
+    assert "1 active" in html
+    meters = physicist_client.get(reverse("machines:quotas", args=[physics.pk])).content.decode()
+    assert "Quota in use" in meters
+    assert 'data-quota="cpus"' in meters
+    assert "→" not in meters  # nothing projected: what is in use
