@@ -27,6 +27,7 @@ from apps.core.middleware import same_site
 from apps.jobs.models import Job
 
 from . import confirmations, selectors, services
+from .connect import connect_hint
 from .filtersets import MachineFilterSet
 from .forms import (
     ExternalIpAttachForm,
@@ -214,6 +215,7 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
         else None,
         "jobs": selectors.machine_jobs(machine=machine)[:20],
         "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in selectors.ATTACHABLE,
+        "connect": connect_hint(machine),
         **_firewall_context(machine, capabilities),
     }
 

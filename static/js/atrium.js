@@ -9,3 +9,18 @@ function showToasts() {
 document.addEventListener("htmx:wsAfterMessage", showToasts);
 // Error partials of htmx requests are retargeted to #toasts (apps.core.middleware).
 document.addEventListener("htmx:afterSettle", showToasts);
+// Copy buttons: <button data-copy="#id"> copies that field's value (the ssh command on a machine's page).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) return;
+  var field = document.querySelector(button.getAttribute("data-copy"));
+  if (!field) return;
+  var done = function () { button.textContent = "Copied"; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(done);
+  } else {
+    field.select();
+    document.execCommand("copy");  // plain http: the older way
+    done();
+  }
+});

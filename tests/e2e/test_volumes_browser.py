@@ -58,6 +58,10 @@ def test_attach_a_volume_live_and_delete_it_only_after_confirming(page: Page, po
     page.locator("#machine-rows tr", has_text="vol-vm").get_by_role("link", name="vol-vm").click()
     attachments = page.locator("#machine-attachments")
     expect(attachments).to_contain_text("None attached.")
+    connect = page.locator("[data-connect]")  # how to connect: the ssh command, copied with one click
+    expect(connect.get_by_label("SSH command")).to_have_value(re.compile(r"^ssh debian@192\.168\.\d+\.\d+$"))
+    connect.get_by_role("button", name="Copy").click()
+    expect(connect.get_by_role("button", name="Copied")).to_be_visible()
     attachments.get_by_label("Attach a volume").select_option(label="data-1")
     attachments.locator("form", has_text="Attach a volume").get_by_role("button", name="Attach").click()
     expect(page.get_by_text(re.compile(r"Attaching data-1 to vol-vm: job #\d+ started"))).to_be_visible()

@@ -11,7 +11,7 @@ from apps.jobs.models import Job
 from apps.machines import services
 from apps.machines.models import ExternalIp, Volume
 
-from .test_services import run_latest
+from .test_services import create, run_latest
 
 
 @pytest.fixture
@@ -184,3 +184,16 @@ def test_the_overview_loads_the_quota_meters_and_counts_machines_by_state(physic
     assert "Quota in use" in meters
     assert 'data-quota="cpus"' in meters
     assert "→" not in meters  # nothing projected: what is in use
+
+
+def test_the_machine_page_says_how_to_connect(physics, physicist, physicist_client, ubuntu, small, ssh_key):
+    machine = create(physics, physicist, ubuntu, small, name="login", ssh_key=ssh_key)
+    url = reverse("machines:detail", args=[physics.pk, machine.pk])
+    assert "data-connect" not in physicist_client.get(url).content.decode()  # no address yet
+    run_latest(machine)
+    machine.refresh_from_db()
+    html = physicist_client.get(url).content.decode()
+    assert f'value="ssh ubuntu@{machine.internal_ip}"' in html
+    assert "with your key “laptop”" in html
+    assert 'data-copy="#connect-command"' in html
+    assert "on the tenancy's network" in html  # no external IP
