@@ -98,3 +98,33 @@ def test_attach_a_volume_live_and_delete_it_only_after_confirming(page: Page, po
     expect(page.locator("#volume-rows tr", has_text="data-1")).to_have_count(0, timeout=30_000)
     screenshot("volume-deleted")
     assert console_errors == [], console_errors
+
+
+def test_an_external_ip_appears_live_and_is_released_only_after_confirming(
+    page: Page, portal, screenshot, console_errors
+):
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+    sign_in(page, portal.url, "physicist")
+    page.locator(".atrium-tenancy-card", has_text="Physics").click()
+    # The overview: machines by state and the quota meters, loaded after the page.
+    expect(page.locator("#quotas [data-quota='cpus']")).to_be_visible(timeout=15_000)
+    screenshot("tenancy-overview")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="External IPs").click()
+    page.get_by_role("button", name="Allocate an external IP").click()
+    row = page.locator("#externalip-rows tr").first
+    expect(row).to_contain_text("allocating…")
+    loads = len(navigations)
+    expect(row).to_contain_text(re.compile(r"203\.0\.113\.\d+"), timeout=30_000)
+    expect(row.get_by_role("link", name=re.compile(r"^Release "))).to_be_visible(timeout=30_000)
+    assert len(navigations) == loads, navigations  # no reload
+    address = row.locator("td").first.inner_text().strip()
+    screenshot("external-ips-live")
+
+    row.get_by_role("link", name=f"Release {address}").click()
+    expect(page.get_by_role("heading", name=f"Release the external IP {address}?")).to_be_visible()
+    page.get_by_role("button", name=f"Release {address}").click()
+    expect(page.get_by_text(re.compile(rf"Releasing {re.escape(address)}: job #\d+ started"))).to_be_visible()
+    expect(page.locator("#externalip-rows tr", has_text=address)).to_have_count(0, timeout=30_000)
+    assert console_errors == [], console_errors
