@@ -9,8 +9,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_POST
+from django.utils.timesince import timesince
+from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.core.confirm import Confirmation, confirm
 from apps.core.errors import ApplicationError, NotFound
 
 from .forms import ApiTokenForm, LoginForm, SshKeyForm
@@ -99,15 +101,29 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
+    """GET asks (scripts using the token stop working); POST revokes."""
     try:
         token = api_token_get(user=signed_in_user(request), token_key=token_key)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    api_token_revoke(token=token)
-    messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
-    return redirect("accounts:tokens")
+
+    def revoke() -> HttpResponse:
+        api_token_revoke(token=token)
+        messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+        return redirect("accounts:tokens")
+
+    used = f"last used {timesince(token.last_used_at)} ago" if token.last_used_at else "never used"
+    question = Confirmation(
+        title=f"Revoke the API token “{token.name}” ({token.token_key}…)?",
+        button=f"Revoke {token.name}",
+        back=reverse("accounts:tokens"),
+        consequences=[
+            f"Scripts that use it are refused at once (it was {used}). It cannot be undone: make a new token for them."
+        ],
+    )
+    return confirm(request, question, revoke)
 
 
 @login_required
@@ -126,12 +142,27 @@ def ssh_key_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def ssh_key_delete_view(request: HttpRequest, key_id: int) -> HttpResponse:
+    """GET asks (machines made with the key keep it); POST removes it from Atrium."""
     try:
         key = ssh_key_get(user=signed_in_user(request), key_id=key_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    ssh_key_delete(key=key)
-    messages.success(request, f"SSH key “{key.name}” removed.")
-    return redirect("accounts:ssh-keys")
+
+    def remove() -> HttpResponse:
+        ssh_key_delete(key=key)
+        messages.success(request, f"SSH key “{key.name}” removed.")
+        return redirect("accounts:ssh-keys")
+
+    question = Confirmation(
+        title=f"Remove the SSH key “{key.name}” ({key.fingerprint})?",
+        button=f"Remove {key.name}",
+        back=reverse("accounts:ssh-keys"),
+        consequences=[
+            "New machines can no longer be made with it.",
+            "Machines already made with it keep it: remove it from their ~/.ssh/authorized_keys yourself "
+            "if the key is no longer safe.",
+        ],
+    )
+    return confirm(request, question, remove)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import ApplicationError, NotFound
 
 from .filtersets import JobFilterSet
+from .live import object_page
 from .models import Job
 from .selectors import job_get_for_user, job_list_for_operators, job_list_for_tenancy, job_log_lines
 from .services import SYNC_KIND, job_cancel, tenancy_sync_start
@@ -64,6 +65,7 @@ def job_detail(request: HttpRequest, tenancy_id: int, job_id: int) -> HttpRespon
             "stages": job.stages.all(),
             "log_lines": lines,
             "log_after": lines[-1].pk if lines else 0,
+            "target_url": object_page(job.target_type.model_class(), job.tenancy_id, job.target_id),
         },
     )
 

@@ -1,17 +1,17 @@
-"""Live rows of the machine list and panels of the machine page (see apps.jobs.live)."""
+"""Live rows of the machine, external IP and volume lists and the panels of the machine page,
+declared (apps.jobs.live.LiveRows): a change of an IP, a volume or a firewall rule also
+re-renders the machine it is (or was) attached to."""
 
-from datetime import datetime
+from typing import Any
 
 from django.template.loader import render_to_string
+from django.urls import reverse
 
-from apps.jobs.live import LiveResource, register_live_resource
+from apps.clouds.base import Capabilities
+from apps.jobs.live import LiveRows, register_live_rows
+from apps.tenancies.models import Tenancy
 
-from .models import Machine
-
-
-def _rows(tenancy_id: int, ids: list[int]) -> dict[int, str]:
-    machines = Machine.objects.filter(tenancy_id=tenancy_id, pk__in=ids).select_related("created_by")
-    return {m.pk: render_to_string("machines/_row.html", {"machine": m}) for m in machines}
+from .models import ExternalIp, FirewallRule, Machine, Volume
 
 
 def _detail(tenancy_id: int, machine_id: int) -> list[str]:
@@ -34,23 +34,64 @@ def _detail(tenancy_id: int, machine_id: int) -> list[str]:
     return parts
 
 
-def _changed_since(tenancy_id: int, since: datetime) -> list[int]:
-    return list(Machine.objects.filter(tenancy_id=tenancy_id, updated_at__gt=since).values_list("pk", flat=True))
+def _machine_row_context(tenancy_id: int) -> dict[str, Any]:
+    """What a machine's Actions menu offers depends on what the cloud offers."""
+    from apps.catalogue.selectors import capabilities_cached
+
+    return {"capabilities": capabilities_cached(tenancy=Tenancy(pk=tenancy_id)) or Capabilities()}
 
 
-def _existing(tenancy_id: int, ids: list[int]) -> set[int]:
-    return set(Machine.objects.filter(tenancy_id=tenancy_id, pk__in=ids).values_list("pk", flat=True))
+def _volume_extra(tenancy_id: int) -> dict[str, Any]:
+    """What a volume's row offers to attach it to."""
+    from .selectors import machines_attachable
+
+    return {"attach_machines": list(machines_attachable(tenancy=Tenancy(pk=tenancy_id)))}
+
+
+def _ip_extra(tenancy_id: int) -> dict[str, Any]:
+    """What an IP's row offers to attach it to: machines without an external IP."""
+    from .selectors import machines_attachable
+
+    machines = machines_attachable(tenancy=Tenancy(pk=tenancy_id)).filter(external_ip__isnull=True)
+    return {"attach_machines": list(machines)}
 
 
 def register() -> None:
-    register_live_resource(
-        LiveResource(
-            name="machine",
-            rows=_rows,
-            rows_container="machine-rows",
+    register_live_rows(
+        LiveRows(
+            model=Machine,
+            template="machines/_row.html",
+            select_related=("created_by",),
+            context=_machine_row_context,
             detail=_detail,
-            changed_since=_changed_since,
-            existing=_existing,
-            row_id=lambda pk: f"machine-row-{pk}",
+            page=lambda machine: reverse("machines:detail", args=[machine.tenancy_id, machine.pk]),
+        )
+    )
+    register_live_rows(
+        LiveRows(
+            model=ExternalIp,
+            template="machines/_ip_row.html",
+            context_name="ip",
+            parents=("machine",),
+            select_related=("machine", "created_by"),
+            context=_ip_extra,
+            page=lambda ip: reverse("machines:ips", args=[ip.tenancy_id]) + f"#externalip-row-{ip.pk}",
+        )
+    )
+    register_live_rows(
+        LiveRows(
+            model=Volume,
+            template="machines/_volume_row.html",
+            parents=("machine",),
+            select_related=("machine", "created_by"),
+            context=_volume_extra,
+            page=lambda volume: reverse("machines:volumes", args=[volume.tenancy_id]) + f"#volume-row-{volume.pk}",
+        )
+    )
+    register_live_rows(
+        LiveRows(
+            model=FirewallRule,
+            parents=("machine",),
+            page=lambda rule: reverse("machines:detail", args=[rule.tenancy_id, rule.machine_id]) + "#machine-firewall",
         )
     )

@@ -11,6 +11,7 @@ work (apps/machines/jobs.py). The state each action needs is checked here
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -26,6 +27,7 @@ from apps.clouds.errors import BadInput, Unsupported
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.names import name_clean
 from apps.jobs.events import resource_changed_publish
+from apps.jobs.live import live_parents
 from apps.jobs.models import Job
 from apps.jobs.services import job_create
 from apps.tenancies.models import Tenancy
@@ -49,16 +51,16 @@ def changed(obj: Model, *, created: bool = False, pk: int | None = None) -> None
     """Tell the tenancy's open pages that this row changed (after the transaction commits).
     For a row just deleted (Django has cleared its pk) pass the `pk` it had."""
     tenancy_id = obj.tenancy_id  # type: ignore[attr-defined]
-    name = obj._meta.model_name or ""
-    object_id = pk if pk is not None else obj.pk
-    if isinstance(obj, FirewallRule):
-        # A rule is shown on its machine's page: that page's panel re-renders (and pages that
-        # poll, in the embedded mode, see the machine as changed).
-        Machine.objects.filter(pk=obj.machine_id).update(updated_at=timezone.now())
-        name, object_id, created = "machine", obj.machine_id, False
-    transaction.on_commit(
-        lambda: resource_changed_publish(tenancy_id=tenancy_id, resource=name, object_id=object_id, created=created)
-    )
+    changes = [(obj._meta.model_name or "", pk if pk is not None else obj.pk, created)]
+    # An IP, a volume, a rule is shown on its machine's page (and the one it just left): those
+    # re-render too (and pages that poll, in the embedded mode, see the machines as changed).
+    for parent, name, parent_id in live_parents(obj):
+        parent._default_manager.filter(pk=parent_id).update(updated_at=timezone.now())
+        changes.append((name, parent_id, False))
+    for name, object_id, new in changes:
+        transaction.on_commit(
+            partial(resource_changed_publish, tenancy_id=tenancy_id, resource=name, object_id=object_id, created=new)
+        )
 
 
 def _start(obj: Resource, *, kind: str, task: str, user: User, params: dict[str, Any] | None = None) -> Job:

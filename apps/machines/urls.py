@@ -7,6 +7,7 @@ app_name = "machines"
 # Included under /tenancies/<tenancy_id>/ (the tenancy is always in the URL).
 urlpatterns = [
     path("machines/", views.machine_list, name="list"),
+    path("quotas/", views.tenancy_quotas, name="quotas"),
     path("machines/new/", views.machine_create, name="create"),
     path("machines/new/quotas/", views.machine_create_quotas, name="create-quotas"),
     path("machines/<int:machine_id>/", views.machine_detail, name="detail"),

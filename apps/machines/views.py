@@ -4,6 +4,7 @@ Errors a service raises become form errors here, or a message on the page the
 person came from (apps.core.middleware). The pages work with plain reloads; the
 tenancy websocket keeps lists and the machine page live."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.models import User
@@ -22,10 +24,13 @@ from apps.catalogue.selectors import capabilities_get, catalogue_get
 from apps.clouds import dto
 from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
+from apps.core.confirm import Confirmation, confirm
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.middleware import same_site
+from apps.jobs.models import Job
 
-from . import selectors, services
+from . import confirmations, selectors, services
+from .connect import connect_hint
 from .filtersets import MachineFilterSet
 from .forms import (
     ExternalIpAttachForm,
@@ -41,8 +46,24 @@ PAGE_SIZE = 50
 CONSOLE_LOG_LINES = 200
 
 
-def _started(request: HttpRequest, what: str, job_id: int) -> None:
-    messages.success(request, f"{what}: job #{job_id} started.")
+def _started(request: HttpRequest, what: str, job: Job) -> None:
+    """Say the job started, with a link to follow it."""
+    follow = reverse("jobs:detail", args=[job.tenancy_id, job.pk])
+    messages.success(
+        request, format_html('{}: job #{} started. <a class="alert-link" href="{}">Follow it</a>', what, job.pk, follow)
+    )
+
+
+def _confirmed(
+    request: HttpRequest, question: Confirmation, start: Callable[[], Job], what: str, back: str
+) -> HttpResponse:
+    """GET: the question (apps.core.confirm); POST: start the job, say so, go `back`."""
+
+    def perform() -> HttpResponse:
+        _started(request, what, start())
+        return redirect(back)
+
+    return confirm(request, question, perform)
 
 
 # --- machines ---------------------------------------------------------------------------------
@@ -51,7 +72,7 @@ def _started(request: HttpRequest, what: str, job_id: int) -> None:
 @login_required
 def machine_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, machines = selectors.machine_list(user=request.user, tenancy_id=tenancy_id)
-    filterset = MachineFilterSet(request.GET or None, queryset=machines)
+    filterset = MachineFilterSet(request.GET or None, queryset=machines.prefetch_related("ips"))
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     filtered = filterset.is_filtered()
     return render(
@@ -62,6 +83,7 @@ def machine_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
             "filter": filterset,
             "page": page,
             "machines": page.object_list,
+            "capabilities": capabilities_get(tenancy=tenancy, user=signed_in_user(request)),
             "filtered": filtered,
             "query": filterset.query_string(),
             # New machines appear live only where they belong: the first, unfiltered page.
@@ -161,6 +183,18 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
 
 
 @login_required
+def tenancy_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse:
+    """The tenancy's quotas as the cloud reports them, with meters (the overview loads it)."""
+    user = signed_in_user(request)
+    tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
+    try:
+        context: dict[str, Any] = {"quota_rows": _quota_rows(quotas_current(tenancy=tenancy, user=user), {})}
+    except CloudError as exc:
+        context = {"quota_error": exc.message}
+    return render(request, "machines/_quotas.html", {"tenancy": tenancy, "heading": "Quota in use", **context})
+
+
+@login_required
 def machine_detail(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
     return render(request, "machines/detail.html", machine_detail_context(machine, signed_in_user(request)))
@@ -184,6 +218,7 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
         else None,
         "jobs": selectors.machine_jobs(machine=machine)[:20],
         "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in selectors.ATTACHABLE,
+        "connect": connect_hint(machine),
         **_firewall_context(machine, capabilities),
     }
 
@@ -223,21 +258,22 @@ def machine_action(request: HttpRequest, tenancy_id: int, machine_id: int, actio
         raise Http404("No such action.")
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
     job = services.machine_action(machine=machine, user=signed_in_user(request), action=action)
-    _started(request, f"{services.ACTIONS[action]['label']} {machine.name}", job.pk)
-    return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+    _started(request, f"{services.ACTIONS[action]['label']} {machine.name}", job)
+    return _back(request, reverse("machines:detail", args=[tenancy_id, machine.pk]))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def machine_delete(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
-    """GET asks for confirmation (naming the machine); POST deletes it."""
+    """GET asks for confirmation (naming the machine and what goes with it); POST deletes it."""
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
-    if request.method == "POST":
-        job = services.machine_delete(machine=machine, user=signed_in_user(request))
-        _started(request, f"Deleting {machine.name}", job.pk)
-        return redirect("machines:list", tenancy_id=tenancy_id)
-    own_ips = machine.ips.filter(with_machine=True)
-    return render(request, "machines/delete.html", {"tenancy": machine.tenancy, "machine": machine, "own_ips": own_ips})
+    return _confirmed(
+        request,
+        confirmations.machine_delete(machine),
+        lambda: services.machine_delete(machine=machine, user=signed_in_user(request)),
+        f"Deleting {machine.name}",
+        reverse("machines:list", args=[tenancy_id]),
+    )
 
 
 @login_required
@@ -266,10 +302,10 @@ def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) ->
     ip = form.cleaned_data["ip"]
     if ip is None:
         job = services.machine_ip_new(machine=machine, user=user)
-        _started(request, f"Allocating an external IP for {machine.name}", job.pk)
+        _started(request, f"Allocating an external IP for {machine.name}", job)
     else:
         job = services.external_ip_attach(ip=ip, machine=machine, user=user)
-        _started(request, f"Attaching {ip} to {machine.name}", job.pk)
+        _started(request, f"Attaching {ip} to {machine.name}", job)
     return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
@@ -283,7 +319,7 @@ def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int
         raise BadInput("Choose one of the tenancy's available volumes.")
     volume = form.cleaned_data["volume"]
     job = services.volume_attach(volume=volume, machine=machine, user=user)
-    _started(request, f"Attaching {volume.name} to {machine.name}", job.pk)
+    _started(request, f"Attaching {volume.name} to {machine.name}", job)
     return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
@@ -332,18 +368,23 @@ def machine_firewall_remove(request: HttpRequest, tenancy_id: int, machine_id: i
     user = signed_in_user(request)
     rule = selectors.firewall_rule_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id, rule_id=rule_id)
     machine = rule.machine
-    if request.method == "POST":
+
+    def remove() -> HttpResponse:
         job = services.firewall_rule_remove(rule=rule, user=user)
         notice = f"Removing {rule.description}: job #{job.pk} started."
         return _firewall_answer(request, machine, user, notice)
-    return render(
-        request, "machines/firewall_remove.html", {"tenancy": machine.tenancy, "machine": machine, "rule": rule}
-    )
+
+    return confirm(request, confirmations.firewall_rule_remove(rule), remove)
+
+
+def _next(request: HttpRequest, default: str) -> str:
+    """The page the form was on (a machine's page or a list; `next` posted, or in the URL of a
+    confirmation page), never off-site."""
+    return same_site(request, request.POST.get("next") or request.GET.get("next", ""), default)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
-    """Back to the page the form was on (a machine's page or a list), never off-site."""
-    return redirect(same_site(request, request.POST.get("next", ""), default))
+    return redirect(_next(request, default))
 
 
 # --- external IPs ---------------------------------------------------------------------------------------
@@ -359,11 +400,17 @@ def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         "machines/external_ips.html",
         {
             "tenancy": tenancy,
-            "ips": ips,
             "capabilities": capabilities,
-            "attach_form": MachineAttachForm(machines=machines.filter(external_ip__isnull=True)),
+            "attach_machines": list(machines.filter(external_ip__isnull=True)),
+            **_page(request, ips, "ips"),
         },
     )
+
+
+def _page(request: HttpRequest, rows: Any, name: str) -> dict[str, Any]:
+    """One page of a tenancy's list; new rows appear live on the first page only."""
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {name: page.object_list, "page": page, "query": "", "live_new": page.number == 1}
 
 
 @login_required
@@ -389,26 +436,29 @@ def external_ip_attach(request: HttpRequest, tenancy_id: int, ip_id: int) -> Htt
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's machines.")
     job = services.external_ip_attach(ip=ip, machine=form.cleaned_data["machine"], user=user)
-    _started(request, f"Attaching {ip} to {form.cleaned_data['machine']}", job.pk)
+    _started(request, f"Attaching {ip} to {form.cleaned_data['machine']}", job)
     return _back(request, reverse("machines:ips", args=[tenancy_id]))
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def external_ip_detach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
+    """GET asks (naming the machine that loses the address); POST detaches."""
     user, ip = _ip(request, tenancy_id, ip_id)
-    job = services.external_ip_detach(ip=ip, user=user)
-    _started(request, f"Detaching {ip}", job.pk)
-    return _back(request, reverse("machines:ips", args=[tenancy_id]))
+    back = _next(request, reverse("machines:ips", args=[tenancy_id]))
+    question = confirmations.external_ip_detach(ip, back)
+    return _confirmed(request, question, lambda: services.external_ip_detach(ip=ip, user=user), f"Detaching {ip}", back)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def external_ip_release(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
+    """GET asks (the address goes back to the cloud); POST releases."""
     user, ip = _ip(request, tenancy_id, ip_id)
-    job = services.external_ip_release(ip=ip, user=user)
-    _started(request, f"Releasing {ip}", job.pk)
-    return redirect("machines:ips", tenancy_id=tenancy_id)
+    back = reverse("machines:ips", args=[tenancy_id])
+    question = confirmations.external_ip_release(ip, back)
+    start = lambda: services.external_ip_release(ip=ip, user=user)  # noqa: E731
+    return _confirmed(request, question, start, f"Releasing {ip}", back)
 
 
 # --- volumes ----------------------------------------------------------------------------------------------
@@ -432,16 +482,15 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Creating the volume {volume.name}.")
             return redirect("machines:volumes", tenancy_id=tenancy_id)
-    machines = selectors.machines_attachable(tenancy=tenancy)
     return render(
         request,
         "machines/volumes.html",
         {
             "tenancy": tenancy,
-            "volumes": volumes,
             "form": form,
             "capabilities": capabilities,
-            "attach_form": MachineAttachForm(machines=machines),
+            "attach_machines": list(selectors.machines_attachable(tenancy=tenancy)),
+            **_page(request, volumes, "volumes"),
         },
         status=400 if form.errors else 200,
     )
@@ -460,23 +509,27 @@ def volume_attach(request: HttpRequest, tenancy_id: int, volume_id: int) -> Http
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's machines.")
     job = services.volume_attach(volume=volume, machine=form.cleaned_data["machine"], user=user)
-    _started(request, f"Attaching {volume.name} to {form.cleaned_data['machine']}", job.pk)
+    _started(request, f"Attaching {volume.name} to {form.cleaned_data['machine']}", job)
     return _back(request, reverse("machines:volumes", args=[tenancy_id]))
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def volume_detach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
+    """GET asks (naming the machine it leaves); POST detaches."""
     user, volume = _volume(request, tenancy_id, volume_id)
-    job = services.volume_detach(volume=volume, user=user)
-    _started(request, f"Detaching {volume.name}", job.pk)
-    return _back(request, reverse("machines:volumes", args=[tenancy_id]))
+    back = _next(request, reverse("machines:volumes", args=[tenancy_id]))
+    question = confirmations.volume_detach(volume, back)
+    start = lambda: services.volume_detach(volume=volume, user=user)  # noqa: E731
+    return _confirmed(request, question, start, f"Detaching {volume.name}", back)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def volume_delete(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
+    """GET asks (naming the volume, its size and that its data is lost); POST deletes."""
     user, volume = _volume(request, tenancy_id, volume_id)
-    job = services.volume_delete(volume=volume, user=user)
-    _started(request, f"Deleting {volume.name}", job.pk)
-    return redirect("machines:volumes", tenancy_id=tenancy_id)
+    back = reverse("machines:volumes", args=[tenancy_id])
+    question = confirmations.volume_delete(volume, back)
+    start = lambda: services.volume_delete(volume=volume, user=user)  # noqa: E731
+    return _confirmed(request, question, start, f"Deleting {volume.name}", back)

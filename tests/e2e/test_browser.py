@@ -153,6 +153,10 @@ def test_a_scientist_adds_an_ssh_key_and_makes_an_api_token(page: Page, portal, 
     assert me.json()["username"] == "physicist"
     page.reload()
     expect(page.get_by_label("New API token")).to_have_count(0)  # shown once
+    # Revoking asks first, naming the token.
+    page.get_by_role("link", name="Revoke notebook").click()
+    expect(page.get_by_role("heading", name=re.compile(r"Revoke the API token “notebook”"))).to_be_visible()
+    screenshot("token-revoke-confirm")
     page.get_by_role("button", name="Revoke notebook").click()
     expect(page.get_by_role("alert")).to_contain_text("revoked")
     assert console_errors == [], console_errors

@@ -50,3 +50,11 @@ def machines_summary(tenancy: Tenancy) -> dict[str, Any]:
         "counts": sorted(counts.items()),
         "recent": list(Machine.objects.filter(tenancy=tenancy).order_by("-created_at")[:5]),
     }
+
+
+@register.filter
+def machine_actions(machine: Machine) -> list[str]:
+    """What the machine's state allows now (start, stop, restart, delete), for its Actions menu."""
+    from apps.machines.services import machine_actions as allowed
+
+    return allowed(machine)

@@ -89,3 +89,16 @@ def machine(physics, physicist, ubuntu, small):
     machine.refresh_from_db()
     assert (machine.status, machine.has_firewall) == ("ACTIVE", True)
     return machine
+
+
+@pytest.fixture
+def volume(physics, physicist):
+    """An available 20 GB volume called data-1."""
+    from apps.machines.services import volume_create
+
+    from .test_services import run_latest
+
+    volume = volume_create(tenancy=physics, user=physicist, name="data-1", size_gb=20)
+    run_latest(volume)
+    volume.refresh_from_db()
+    return volume
