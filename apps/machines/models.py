@@ -8,32 +8,11 @@ sync finds on the cloud without a request behind them are marked `external`.
 
 import ipaddress
 
-from django.conf import settings
 from django.db import models
 
 from apps.clouds.dto import FirewallProtocol, MachineStatus, VolumeStatus
+from apps.core.resources.models import CloudResource
 from apps.tenancies.models import Tenancy
-
-
-class CloudResource(models.Model):
-    """What every machine, IP and volume row has."""
-
-    tenancy = models.ForeignKey(Tenancy, on_delete=models.CASCADE, related_name="+")
-    # The cloud's id; empty until the job that creates it has done so.
-    cloud_id = models.CharField(max_length=255, blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Found on the cloud by the sync, not created through Atrium.
-    external = models.BooleanField(default=False)
-    # What Atrium is doing to it now ("building", "stopping"…); empty when idle.
-    task = models.CharField(max_length=40, blank=True, default="")
-    observed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
-
-    class Meta:
-        abstract = True
 
 
 class Machine(CloudResource):
@@ -63,13 +42,8 @@ class Machine(CloudResource):
     # machines the cloud gave none (made before Atrium gave each machine one).
     has_firewall = models.BooleanField(null=True, blank=True, default=None)
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["name", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="machine_unique_cloud_id"
-            )
-        ]
         indexes = [models.Index(fields=["tenancy", "name"])]
 
     def __str__(self) -> str:
@@ -80,9 +54,8 @@ class Machine(CloudResource):
         return bool(self.task) or MachineStatus(self.status).is_transitional
 
     @property
-    def status_label(self) -> str:
-        """What a person reads: the task while Atrium works on it, else the cloud's status."""
-        return self.task or self.get_status_display()
+    def settling(self) -> bool:
+        return MachineStatus(self.status).is_transitional
 
 
 class ExternalIp(CloudResource):
@@ -91,17 +64,16 @@ class ExternalIp(CloudResource):
     # Allocated for a machine when it was created: released when it is deleted.
     with_machine = models.BooleanField(default=False)
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["address", "pk"]
         verbose_name = "external IP"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="externalip_unique_cloud_id"
-            )
-        ]
 
     def __str__(self) -> str:
         return self.address or "new external IP"
+
+
+#: A volume's statuses while the cloud is changing it.
+VOLUME_SETTLING = {VolumeStatus.CREATING, VolumeStatus.ATTACHING, VolumeStatus.DETACHING}
 
 
 class Volume(CloudResource):
@@ -113,20 +85,15 @@ class Volume(CloudResource):
     machine = models.ForeignKey(Machine, null=True, blank=True, on_delete=models.SET_NULL, related_name="volumes")
     device = models.CharField(max_length=100, blank=True, default="")
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["name", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="volume_unique_cloud_id"
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name
 
     @property
-    def status_label(self) -> str:
-        return self.task or self.get_status_display()
+    def settling(self) -> bool:
+        return self.status in VOLUME_SETTLING
 
 
 #: Ports people know by name, for describing rules in words.
@@ -186,19 +153,15 @@ class FirewallRule(CloudResource):
     ]
 
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="firewall_rules")
+    shown_on = "machine"  # listed on its machine's page
     protocol = models.CharField(max_length=10, choices=PROTOCOL_CHOICES)
     port_min = models.PositiveIntegerField(null=True, blank=True)
     port_max = models.PositiveIntegerField(null=True, blank=True)
     remote_cidr = models.CharField(max_length=64, default="0.0.0.0/0")
     fault = models.TextField(blank=True, default="")
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["pk"]  # the first rules first, then in the order they were added
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="firewallrule_unique_cloud_id"
-            )
-        ]
 
     def __str__(self) -> str:
         return self.description

@@ -10,7 +10,6 @@ Lists are paginated like every list of the API (`?page=`, PAGE_SIZE).
 
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -24,10 +23,10 @@ from apps.accounts.selectors import signed_in_user
 from apps.clouds.errors import Unsupported
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import Conflict, NotFound
+from apps.core.resources.services import Started
 from apps.core.rest import Ordering
 from apps.jobs.api.responses import job_accepted
 from apps.jobs.api.serializers import JobSerializer
-from apps.jobs.models import Job
 from apps.tenancies.models import Tenancy
 from apps.tenancies.selectors import tenancy_get_for_user
 
@@ -60,13 +59,10 @@ from .serializers import (
 _ACCEPTED = {202: JobSerializer}
 
 
-def _created(request: Request, serializer: type[JobSerializer], obj: services.Resource) -> Response:
-    """202 with the job that creates `obj` and `obj`'s id and url (services return the row, not the job)."""
-    job = Job.objects.filter(target_type=ContentType.objects.get_for_model(type(obj)), target_id=str(obj.pk)).latest(
-        "pk"
-    )
-    response = job_accepted(request, job)
-    response.data = serializer(job, context={"request": request, "created": obj}).data
+def _created(request: Request, serializer: type[JobSerializer], started: Started[Any]) -> Response:
+    """202 with the job that creates the row and the row's id and url."""
+    response = job_accepted(request, started.job)
+    response.data = serializer(started.job, context={"request": request, "created": started.row}).data
     return response
 
 
@@ -198,8 +194,8 @@ class MachineViewSet(_InTenancy, mixins.ListModelMixin, viewsets.GenericViewSet[
         body = MachineCreateSerializer(data=request.data, context={"user": user})
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
-        machine = services.machine_create(tenancy=tenancy, user=user, ssh_key=fields.pop("ssh_key_id"), **fields)
-        return _created(request, MachineAcceptedSerializer, machine)
+        started = services.machine_create(tenancy=tenancy, user=user, ssh_key=fields.pop("ssh_key_id"), **fields)
+        return _created(request, MachineAcceptedSerializer, started)
 
     @extend_schema(summary="Delete a machine", responses=_ACCEPTED, description="409 while it is busy.")
     def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
@@ -388,8 +384,8 @@ class FirewallRuleViewSet(
         machine = self.machine()  # another tenancy's machine: 404 whatever the body says
         body = FirewallRuleCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        rule = services.firewall_rule_add(machine=machine, user=signed_in_user(request), **body.validated_data)
-        return _created(request, FirewallRuleAcceptedSerializer, rule)
+        started = services.firewall_rule_add(machine=machine, user=signed_in_user(request), **body.validated_data)
+        return _created(request, FirewallRuleAcceptedSerializer, started)
 
     @extend_schema(
         summary="Remove a firewall rule",
@@ -526,8 +522,8 @@ class ExternalIpViewSet(
         ],
     )
     def create(self, request: Request, tenancy_id: str) -> Response:
-        ip = services.external_ip_allocate(tenancy=self.tenancy(), user=signed_in_user(request))
-        return _created(request, ExternalIpAcceptedSerializer, ip)
+        started = services.external_ip_allocate(tenancy=self.tenancy(), user=signed_in_user(request))
+        return _created(request, ExternalIpAcceptedSerializer, started)
 
     @extend_schema(summary="Release an external IP", responses=_ACCEPTED, description="409 while attached or busy.")
     def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
@@ -593,8 +589,8 @@ class VolumeViewSet(_InTenancy, mixins.ListModelMixin, mixins.RetrieveModelMixin
         tenancy = self.tenancy()
         body = VolumeCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        volume = services.volume_create(tenancy=tenancy, user=signed_in_user(request), **body.validated_data)
-        return _created(request, VolumeAcceptedSerializer, volume)
+        started = services.volume_create(tenancy=tenancy, user=signed_in_user(request), **body.validated_data)
+        return _created(request, VolumeAcceptedSerializer, started)
 
     @extend_schema(summary="Delete a volume", responses=_ACCEPTED, description="409 while attached or busy.")
     def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
