@@ -1,8 +1,8 @@
 """Machines, external IPs, volumes and machine firewall rules of a tenancy: what was asked for (by whom,
 when) and, beside it, what the cloud was last seen to have.
 
-Pages and the API read these rows, never the cloud. Jobs (apps/machines/jobs.py)
-and the tenancy sync (`sync.py`) bring the observed fields up to date; rows the
+Pages and the API read these rows, never the cloud. Jobs (apps/machines/jobs/,
+the tenancy sync in `jobs/sync.py`) bring the observed fields up to date; rows the
 sync finds on the cloud without a request behind them are marked `external`.
 """
 

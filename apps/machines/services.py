@@ -4,13 +4,13 @@ A request is checked here, before anything is stored: names, the image and
 size against the tenancy's catalogue, the SSH key against the user's keys,
 quotas against the cloud's figures plus what is already on its way. Then the
 row is recorded with its task ("building", "stopping"…) and a job does the
-work (apps/machines/jobs.py). The state each action needs is checked here
+work (apps/machines/jobs/). The state each action needs is checked here
 (409 otherwise) and again by the cloud when the job runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
@@ -327,28 +327,23 @@ def _ip_attachable(machine: Machine) -> None:
 
 @transaction.atomic
 def external_ip_attach(*, ip: ExternalIp, machine: Machine, user: User) -> Job:
-    _same_tenancy(ip, machine)
-
     def check(ip: ExternalIp) -> None:
         if not ip.cloud_id:
             raise Conflict(f"The external IP {ip} is busy (allocating); try again when it is ready.")
         _ip_detached(ip)
         _ip_attachable(machine)
 
-    return row_act(
-        ip,
-        kind="machines.ip_attach",
-        task="attaching",
-        user=user,
-        check=check,
-        busy=f"The external IP {ip}",
-        params={"machine": machine.pk},
-    ).job
+    return _attach(ip, machine, kind="machines.ip_attach", user=user, check=check, busy=f"The external IP {ip}")
 
 
-def _same_tenancy(row: ExternalIp | Volume, machine: Machine) -> None:
+def _attach(
+    row: ExternalIp | Volume, machine: Machine, *, kind: str, user: User, check: Callable[[Any], None], busy: str
+) -> Job:
+    """Start attaching `row` to `machine` (a machine of another tenancy is bad input, not a conflict)."""
     if machine.tenancy_id != row.tenancy_id:
         raise BadInput("That machine is not in this tenancy.", fields={"machine_id": ["Unknown machine."]})
+    params = {"machine": machine.pk}
+    return row_act(row, kind=kind, task="attaching", user=user, check=check, busy=busy, params=params).job
 
 
 def _ip_detached(ip: ExternalIp) -> None:
@@ -402,8 +397,6 @@ def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> S
 
 @transaction.atomic
 def volume_attach(*, volume: Volume, machine: Machine, user: User) -> Job:
-    _same_tenancy(volume, machine)
-
     def check(volume: Volume) -> None:
         if volume.status != dto.VolumeStatus.AVAILABLE:
             raise Conflict(
@@ -414,15 +407,9 @@ def volume_attach(*, volume: Volume, machine: Machine, user: User) -> Job:
                 f"{machine.name} is {machine.status_label.lower()}; attach volumes when it is active or stopped."
             )
 
-    return row_act(
-        volume,
-        kind="machines.volume_attach",
-        task="attaching",
-        user=user,
-        check=check,
-        busy=f"The volume {volume.name}",
-        params={"machine": machine.pk},
-    ).job
+    return _attach(
+        volume, machine, kind="machines.volume_attach", user=user, check=check, busy=f"The volume {volume.name}"
+    )
 
 
 @transaction.atomic

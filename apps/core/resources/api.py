@@ -15,18 +15,20 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import URLPattern, path
-from rest_framework import generics, viewsets
+from drf_spectacular.utils import OpenApiExample, extend_schema_field
+from rest_framework import generics, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from apps.accounts.models import User
 from apps.accounts.selectors import signed_in_user
-from apps.core.errors import NotFound
 from apps.jobs.api.responses import job_accepted
+from apps.jobs.api.serializers import JobSerializer
 from apps.jobs.models import Job
 from apps.tenancies.models import Tenancy
 from apps.tenancies.selectors import tenancy_get_for_user
 
+from .selectors import row_get
 from .services import Started
 
 #: The URL prefix of every tenancy's resources (`<int:…>`: the schema types it as an integer).
@@ -51,14 +53,6 @@ class InTenancy(generics.GenericAPIView[Any]):
 def schema_only(view: Any) -> bool:
     """drf-spectacular builds the schema with a fake view and no real user."""
     return bool(getattr(view, "swagger_fake_view", False))
-
-
-def row_get(rows: QuerySet[Any], pk: int, not_found: str) -> Any:
-    """The row `pk` of `rows` (a selector's scoped queryset); NotFound (404) saying `not_found`."""
-    row = rows.filter(pk=pk).first()
-    if row is None:
-        raise NotFound(not_found)
-    return row
 
 
 class TenancyViewSet(InTenancy, viewsets.GenericViewSet[Any]):
@@ -89,6 +83,29 @@ class TenancyViewSet(InTenancy, viewsets.GenericViewSet[Any]):
         if created is not None and isinstance(done, Started):
             response.data = created(job, context={"request": self.request, "created": done.row}).data
         return response
+
+
+def accepted_serializer(name: str, field: str, ref: type[Serializer[Any]], help_text: str, doc: str) -> Any:
+    """The serializer (class `name`, described by `doc`) of a create's 202: the job, and under
+    `field` the new row (context["created"]) as `ref` shows it (id, url, name)."""
+
+    @extend_schema_field(ref)
+    def created(self: Serializer[Any], job: Job) -> dict[str, Any]:
+        return dict(ref(self.context["created"], context=self.context).data)
+
+    fields = [*JobSerializer.Meta.fields, field]
+    meta = type("Meta", (JobSerializer.Meta,), {"fields": fields, "read_only_fields": fields})
+    return type(
+        name,
+        (JobSerializer,),
+        {
+            "__doc__": doc,
+            "__module__": ref.__module__,
+            field: serializers.SerializerMethodField(help_text=help_text),
+            f"get_{field}": created,
+            "Meta": meta,
+        },
+    )
 
 
 def tenancy_routes(prefix: str, viewset: Any, basename: str, actions: list[str]) -> list[URLPattern]:
@@ -137,3 +154,14 @@ def accepted_example(kind: str, label: str, target_type: str, target_id: int, na
         "finished_at": None,
         "updated_at": "2025-06-02T09:30:00Z",
     }
+
+
+def created_example(title: str, *, kind: str, label: str, target_type: str, name: str, field: str, ref: Any) -> Any:
+    """The schema's example of a create's 202: the job (on `target_type` `name`) and, under
+    `field`, the new row's `ref` (its id, url and name)."""
+    return OpenApiExample(
+        title,
+        value=accepted_example(kind, label, target_type, ref["id"], name) | {field: ref},
+        response_only=True,
+        status_codes=["202"],
+    )

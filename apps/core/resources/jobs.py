@@ -15,9 +15,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 from django.utils import timezone
 
-from apps.clouds.errors import Timeout
+from apps.clouds.base import CloudDriver
+from apps.clouds.errors import NotFound, Timeout
+from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.context import JobContext
 from apps.jobs.models import Job, JobLock
+from apps.tenancies.models import Tenancy
 
 from .models import CloudResource
 from .services import changed, row_delete
@@ -32,6 +35,20 @@ def job_target(ctx: JobContext, model: type[M]) -> M:
     obj = ctx.target()
     assert isinstance(obj, model)  # noqa: S101 - each kind targets one model
     return obj
+
+
+def job_row(ctx: JobContext, model: type[R]) -> tuple[R, CloudDriver]:
+    """The job's row, and its tenancy's driver acting as the person who asked."""
+    row = job_target(ctx, model)
+    return row, driver_for_tenancy(row.tenancy, user=ctx.job.requested_by)
+
+
+def cloud_delete(ctx: JobContext, call: Callable[[], Any], already: str) -> None:
+    """Delete something on the cloud; one already gone is logged (`already`), not an error."""
+    try:
+        call()
+    except NotFound:
+        ctx.log(already)
 
 
 @contextmanager
@@ -182,4 +199,32 @@ def reconcile(
         if row.pk not in busy:
             gone(row)
             counts.gone += 1
+    return counts
+
+
+def reconcile_tenancy(
+    model: type[R],
+    tenancy: Tenancy,
+    seen: Iterable[T],
+    *,
+    adopt: Callable[[T], R],
+    observe: Callable[[R, T], Any],
+    match: Callable[[T], R | None] | None = None,
+    gone: Callable[[R], Any] = row_delete,
+    unmade: Callable[[R], Any] = row_delete,
+) -> Reconciled:
+    """A sync hook's work for one model: `reconcile` the tenancy's rows the cloud has an id for
+    with `seen` (rows a job holds left to it), then hand each request the cloud never made and
+    no job holds any more to `unmade` (dropped by default)."""
+    counts = reconcile(
+        model._default_manager.filter(tenancy=tenancy).exclude(cloud_id=""),
+        seen,
+        adopt=adopt,
+        observe=observe,
+        busy=busy_ids(model),
+        match=match,
+        gone=gone,
+    )
+    for row in orphans(model._default_manager.filter(tenancy=tenancy, cloud_id="")):
+        unmade(row)
     return counts

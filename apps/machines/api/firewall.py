@@ -7,7 +7,7 @@ from rest_framework import mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.resources.api import TenancyViewSet, accepted_example, schema_only
+from apps.core.resources.api import TenancyViewSet, created_example, schema_only
 
 from .. import selectors, services
 from ..models import FirewallRule, Machine
@@ -78,24 +78,18 @@ class FirewallRuleViewSet(TenancyViewSet, mixins.ListModelMixin, mixins.Retrieve
                 value={"protocol": "udp", "port_min": 60000, "port_max": 61000, "remote_cidr": "198.51.100.7"},
                 request_only=True,
             ),
-            OpenApiExample(
+            created_example(
                 "Adding",
-                value=accepted_example(
-                    "machines.firewall_add",
-                    "Add firewall rule",
-                    "machines.firewallrule",
-                    17,
-                    "TCP port 8888 (Jupyter) from 192.0.2.0/24",
-                )
-                | {
-                    "firewall_rule": {
-                        "id": 17,
-                        "url": "https://atrium.example.org/api/v1/tenancies/3/machines/42/firewall-rules/17/",
-                        "description": "TCP port 8888 (Jupyter) from 192.0.2.0/24",
-                    }
+                kind="machines.firewall_add",
+                label="Add firewall rule",
+                target_type="machines.firewallrule",
+                name="TCP port 8888 (Jupyter) from 192.0.2.0/24",
+                field="firewall_rule",
+                ref={
+                    "id": 17,
+                    "url": "https://atrium.example.org/api/v1/tenancies/3/machines/42/firewall-rules/17/",
+                    "description": "TCP port 8888 (Jupyter) from 192.0.2.0/24",
                 },
-                response_only=True,
-                status_codes=["202"],
             ),
             OpenApiExample(
                 "A port with ICMP",

@@ -1,25 +1,31 @@
 """/api/v1/tenancies/{tenancy_id}/external-ips/: a tenancy's external (floating) IPs."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.resources.api import TenancyViewSet, accepted_example
+from apps.core.resources.api import created_example
+from apps.jobs.models import Job
 
 from .. import selectors, services
-from ..models import ExternalIp
-from .machines import ACCEPTED, machine_in_body
-from .serializers import AttachSerializer, ExternalIpAcceptedSerializer, ExternalIpSerializer
+from ..models import ExternalIp, Machine
+from .machines import ACCEPTED, AttachActions
+from .serializers import ExternalIpAcceptedSerializer, ExternalIpSerializer
 
 
 @extend_schema(tags=["external-ips"])
 @extend_schema_view(
     list=extend_schema(summary="List external IPs"),
     retrieve=extend_schema(summary="Get an external IP"),
+    attach=extend_schema(
+        summary="Attach an external IP to a machine",
+        description="`machine_id` must be a machine of this tenancy (400 otherwise); 409 if the IP or the machine "
+        "is busy, the IP is attached already or the machine has an external IP.",
+    ),
+    detach=extend_schema(summary="Detach an external IP", description="409 unless attached."),
 )
-class ExternalIpViewSet(TenancyViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class ExternalIpViewSet(AttachActions, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """External (floating) IPs of one of your tenancies."""
 
     serializer_class = ExternalIpSerializer
@@ -34,20 +40,14 @@ class ExternalIpViewSet(TenancyViewSet, mixins.ListModelMixin, mixins.RetrieveMo
         request=None,
         responses={202: ExternalIpAcceptedSerializer},
         examples=[
-            OpenApiExample(
+            created_example(
                 "Allocating",
-                value=accepted_example(
-                    "machines.ip_allocate", "Allocate external IP", "machines.externalip", 7, "new external IP"
-                )
-                | {
-                    "external_ip": {
-                        "id": 7,
-                        "url": "https://atrium.example.org/api/v1/tenancies/3/external-ips/7/",
-                        "address": None,
-                    }
-                },
-                response_only=True,
-                status_codes=["202"],
+                kind="machines.ip_allocate",
+                label="Allocate external IP",
+                target_type="machines.externalip",
+                name="new external IP",
+                field="external_ip",
+                ref={"id": 7, "url": "https://atrium.example.org/api/v1/tenancies/3/external-ips/7/", "address": None},
             )
         ],
     )
@@ -60,23 +60,8 @@ class ExternalIpViewSet(TenancyViewSet, mixins.ListModelMixin, mixins.RetrieveMo
     def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
         return self.accepted(services.external_ip_release(ip=self.get_object(), user=self.user))
 
-    @extend_schema(
-        summary="Attach an external IP to a machine",
-        request=AttachSerializer,
-        responses=ACCEPTED,
-        description="`machine_id` must be a machine of this tenancy (400 otherwise); 409 if the IP or the machine "
-        "is busy, the IP is attached already or the machine has an external IP.",
-        examples=[OpenApiExample("Attach to machine 42", value={"machine_id": 42}, request_only=True)],
-    )
-    @action(detail=True, methods=["post"])
-    def attach(self, request: Request, tenancy_id: str, pk: str) -> Response:
-        ip = self.get_object()
-        machine = machine_in_body(self, request.data)
-        return self.accepted(services.external_ip_attach(ip=ip, machine=machine, user=self.user))
+    def attach_row(self, row: ExternalIp, machine: Machine) -> Job:
+        return services.external_ip_attach(ip=row, machine=machine, user=self.user)
 
-    @extend_schema(
-        summary="Detach an external IP", request=None, responses=ACCEPTED, description="409 unless attached."
-    )
-    @action(detail=True, methods=["post"])
-    def detach(self, request: Request, tenancy_id: str, pk: str) -> Response:
-        return self.accepted(services.external_ip_detach(ip=self.get_object(), user=self.user))
+    def detach_row(self, row: ExternalIp) -> Job:
+        return services.external_ip_detach(ip=row, user=self.user)

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from apps.clouds.errors import Unsupported
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import Conflict, NotFound
-from apps.core.resources.api import InTenancy, TenancyViewSet, accepted_example
+from apps.core.resources.api import InTenancy, TenancyViewSet, created_example
 from apps.jobs.api.serializers import JobSerializer
+from apps.jobs.models import Job
 
 from .. import selectors, services
 from ..models import Machine
@@ -30,6 +31,33 @@ from .serializers import (
 )
 
 ACCEPTED = {202: JobSerializer}
+
+
+class AttachActions(TenancyViewSet):
+    """`attach/` (to the machine named in the body) and `detach/` for a row that attaches to a
+    machine (external IPs, volumes): the viewset says how (`attach_row`, `detach_row`) and
+    describes both in its `extend_schema_view`."""
+
+    def attach_row(self, row: Any, machine: Machine) -> Job:
+        raise NotImplementedError
+
+    def detach_row(self, row: Any) -> Job:
+        raise NotImplementedError
+
+    @extend_schema(
+        request=AttachSerializer,
+        responses=ACCEPTED,
+        examples=[OpenApiExample("Attach to machine 42", value={"machine_id": 42}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"])
+    def attach(self, request: Request, tenancy_id: str, pk: str) -> Response:
+        row = self.get_object()
+        return self.accepted(self.attach_row(row, machine_in_body(self, request.data)))
+
+    @extend_schema(request=None, responses=ACCEPTED)
+    @action(detail=True, methods=["post"])
+    def detach(self, request: Request, tenancy_id: str, pk: str) -> Response:
+        return self.accepted(self.detach_row(self.get_object()))
 
 
 def machine_in_body(view: InTenancy, data: Any) -> Machine:
@@ -88,18 +116,18 @@ class MachineViewSet(TenancyViewSet, mixins.ListModelMixin):
                 },
                 request_only=True,
             ),
-            OpenApiExample(
+            created_example(
                 "Building",
-                value=accepted_example("machines.create", "Create machine", "machines.machine", 42, "analysis-1")
-                | {
-                    "machine": {
-                        "id": 42,
-                        "url": "https://atrium.example.org/api/v1/tenancies/3/machines/42/",
-                        "name": "analysis-1",
-                    }
+                kind="machines.create",
+                label="Create machine",
+                target_type="machines.machine",
+                name="analysis-1",
+                field="machine",
+                ref={
+                    "id": 42,
+                    "url": "https://atrium.example.org/api/v1/tenancies/3/machines/42/",
+                    "name": "analysis-1",
                 },
-                response_only=True,
-                status_codes=["202"],
             ),
         ],
     )

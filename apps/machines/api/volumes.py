@@ -2,24 +2,29 @@
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.resources.api import TenancyViewSet
+from apps.jobs.models import Job
 
 from .. import selectors, services
-from ..models import Volume
-from .machines import ACCEPTED, machine_in_body
-from .serializers import AttachSerializer, VolumeAcceptedSerializer, VolumeCreateSerializer, VolumeSerializer
+from ..models import Machine, Volume
+from .machines import ACCEPTED, AttachActions
+from .serializers import VolumeAcceptedSerializer, VolumeCreateSerializer, VolumeSerializer
 
 
 @extend_schema(tags=["volumes"])
 @extend_schema_view(
     list=extend_schema(summary="List volumes"),
     retrieve=extend_schema(summary="Get a volume"),
+    attach=extend_schema(
+        summary="Attach a volume to a machine",
+        description="`machine_id` must be a machine of this tenancy (400 otherwise); 409 unless the volume is "
+        "available and the machine active or stopped.",
+    ),
+    detach=extend_schema(summary="Detach a volume", description="409 unless in use."),
 )
-class VolumeViewSet(TenancyViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class VolumeViewSet(AttachActions, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Block storage volumes of one of your tenancies."""
 
     serializer_class = VolumeSerializer
@@ -47,21 +52,8 @@ class VolumeViewSet(TenancyViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
     def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
         return self.accepted(services.volume_delete(volume=self.get_object(), user=self.user))
 
-    @extend_schema(
-        summary="Attach a volume to a machine",
-        request=AttachSerializer,
-        responses=ACCEPTED,
-        description="`machine_id` must be a machine of this tenancy (400 otherwise); 409 unless the volume is "
-        "available and the machine active or stopped.",
-        examples=[OpenApiExample("Attach to machine 42", value={"machine_id": 42}, request_only=True)],
-    )
-    @action(detail=True, methods=["post"])
-    def attach(self, request: Request, tenancy_id: str, pk: str) -> Response:
-        volume = self.get_object()
-        machine = machine_in_body(self, request.data)
-        return self.accepted(services.volume_attach(volume=volume, machine=machine, user=self.user))
+    def attach_row(self, row: Volume, machine: Machine) -> Job:
+        return services.volume_attach(volume=row, machine=machine, user=self.user)
 
-    @extend_schema(summary="Detach a volume", request=None, responses=ACCEPTED, description="409 unless in use.")
-    @action(detail=True, methods=["post"])
-    def detach(self, request: Request, tenancy_id: str, pk: str) -> Response:
-        return self.accepted(services.volume_detach(volume=self.get_object(), user=self.user))
+    def detach_row(self, row: Volume) -> Job:
+        return services.volume_detach(volume=row, user=self.user)

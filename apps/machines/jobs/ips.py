@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from apps.clouds import dto
-from apps.clouds.errors import CloudError, NotFound
+from apps.clouds.errors import CloudError
 from apps.clouds.registry import driver_for_tenancy
-from apps.core.resources.jobs import clearing_task, job_target, settle_change, settle_create
+from apps.core.resources.jobs import clearing_task, cloud_delete, job_row, job_target, settle_change, settle_create
 from apps.core.resources.services import observe, row_delete
 from apps.jobs.context import JobContext
 from apps.jobs.registry import job_kind
@@ -29,8 +29,7 @@ def ip_observe(ip: ExternalIp, seen: dto.ExternalIp, *, task: str | None = None)
 
 @job_kind("machines.ip_allocate", label="Allocate external IP", settle=settle_create)
 def ip_allocate_job(ctx: JobContext) -> dict[str, Any]:
-    ip = job_target(ctx, ExternalIp)
-    driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
+    ip, driver = job_row(ctx, ExternalIp)
     ctx.plan(["Allocate the address"])
     try:
         with clearing_task(ip), ctx.stage("Allocate the address"):
@@ -70,13 +69,9 @@ def ip_detach_job(ctx: JobContext) -> dict[str, Any]:
 
 @job_kind("machines.ip_release", label="Release external IP", resumable=True, settle=settle_change)
 def ip_release_job(ctx: JobContext) -> dict[str, Any]:
-    ip = job_target(ctx, ExternalIp)
-    driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
+    ip, driver = job_row(ctx, ExternalIp)
     ctx.plan(["Release the address"])
     with clearing_task(ip), ctx.stage("Release the address"):
-        try:
-            driver.external_ip_release(ip_id=ip.cloud_id)
-        except NotFound:
-            ctx.log("The cloud had released it already.")
+        cloud_delete(ctx, lambda: driver.external_ip_release(ip_id=ip.cloud_id), "The cloud had released it already.")
         row_delete(ip)
     return {"released": ip.address}

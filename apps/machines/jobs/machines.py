@@ -22,7 +22,16 @@ from apps.clouds import dto
 from apps.clouds.base import CloudDriver
 from apps.clouds.errors import CloudError, InvalidOperation, NotFound
 from apps.clouds.registry import driver_for_tenancy
-from apps.core.resources.jobs import clearing_task, follow_up, job_target, settle_change, settle_create, wait
+from apps.core.resources.jobs import (
+    clearing_task,
+    cloud_delete,
+    follow_up,
+    job_row,
+    job_target,
+    settle_change,
+    settle_create,
+    wait,
+)
 from apps.core.resources.services import changed, row_delete, task_set
 from apps.jobs.context import JobContext
 from apps.jobs.models import Job
@@ -147,8 +156,7 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
 
 @job_kind("machines.ip_new", label="Give machine an external IP", settle=settle_change)
 def machine_ip_new_job(ctx: JobContext) -> dict[str, Any]:
-    machine: Machine = job_target(ctx, Machine)
-    driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
+    machine, driver = job_row(ctx, Machine)
     ctx.plan(["Allocate and attach an external IP"])
     with clearing_task(machine), ctx.stage("Allocate and attach an external IP"):
         _attach_new_ip(ctx, driver, machine)
@@ -194,8 +202,7 @@ def wait_address(ctx: JobContext, driver: CloudDriver, machine: Machine | None, 
 
 def _action_job(verb: str, call: Callable[[CloudDriver, str], dto.Machine]) -> Callable[[JobContext], Any]:
     def run(ctx: JobContext) -> dict[str, Any]:
-        machine: Machine = job_target(ctx, Machine)
-        driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
+        machine, driver = job_row(ctx, Machine)
         ctx.plan([f"{verb} the server", "Wait until it has finished"])
         with clearing_task(machine):
             with ctx.stage(f"{verb} the server"):
@@ -220,8 +227,7 @@ job_kind("machines.restart", label="Restart machine", settle=settle_change)(
 
 @job_kind("machines.delete", label="Delete machine", resumable=True, settle=settle_change)
 def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
-    machine: Machine = job_target(ctx, Machine)
-    driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
+    machine, driver = job_row(ctx, Machine)
     own_ips = list(ExternalIp.objects.filter(machine=machine, with_machine=True))
     ctx.plan(["Delete the server", "Wait until it is gone"] + (["Release its external IP"] if own_ips else []))
     name = machine.name
@@ -232,10 +238,12 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
                 machine_observe(machine=machine, seen=made)
                 ctx.log(f"Found the server its create made ({made.id}).")
             if machine.cloud_id:
-                try:
-                    driver.machine_delete(machine_id=machine.cloud_id)
-                except NotFound:
-                    ctx.log(f"The cloud has no server {machine.cloud_id} any more.")
+                cloud_id = machine.cloud_id
+                cloud_delete(
+                    ctx,
+                    lambda: driver.machine_delete(machine_id=cloud_id),
+                    f"The cloud has no server {cloud_id} any more.",
+                )
             else:
                 ctx.log("The server was never created on the cloud.")
         with ctx.stage("Wait until it is gone"):
@@ -294,8 +302,7 @@ def machine_observe_job(ctx: JobContext) -> dict[str, Any]:
     """After a job on the machine ended while the cloud was still changing it (cancelled,
     or its worker died): read it until it settles, so its actions come back then, not at the
     next periodic sync. Bounded by ATRIUM_MACHINE_TIMEOUT; only reads the cloud."""
-    machine: Machine = job_target(ctx, Machine)
-    driver = driver_for_tenancy(machine.tenancy, user=ctx.job.requested_by)
+    machine, driver = job_row(ctx, Machine)
     ctx.plan(["Wait until the cloud has finished"])
     with ctx.stage("Wait until the cloud has finished"):
         try:

@@ -3,10 +3,12 @@ brought in line with the cloud, each through `apps.core.resources.jobs.reconcile
 
 from __future__ import annotations
 
+from functools import partial
+
 from apps.clouds import dto
 from apps.clouds.base import CloudDriver
 from apps.clouds.registry import driver_for_tenancy
-from apps.core.resources.jobs import ORPHANED, busy_ids, orphans, reconcile
+from apps.core.resources.jobs import ORPHANED, busy_ids, reconcile_tenancy
 from apps.core.resources.services import changed, row_delete
 from apps.jobs.context import JobContext
 from apps.jobs.sync import register_tenancy_sync
@@ -58,19 +60,21 @@ def machines_sync(ctx: JobContext, tenancy: Tenancy) -> dict[str, int]:
         ctx.log(f"{row.name} ({row.cloud_id}) is no longer on the cloud.")
         row_delete(row)
 
-    counts = reconcile(
-        Machine.objects.filter(tenancy=tenancy).exclude(cloud_id=""),
-        driver.machines(),
-        adopt=adopt,
-        observe=lambda row, seen: machine_observe(machine=row, seen=seen, task=""),
-        busy=busy,
-        match=lambda seen: tagged.pop(seen.metadata.get(ATRIUM_MACHINE_KEY, ""), None),
-        gone=gone,
-    )
-    for row in orphans(tagged.values()):
+    def unmade(row: Machine) -> None:
         if row.status != S.ERROR:  # a request whose job ended before the cloud made it, and no server has its tag
             ctx.log(f"{row.name} was never made on the cloud; its request ended.")
             settle_machine_create(ORPHANED, row, True)
+
+    counts = reconcile_tenancy(
+        Machine,
+        tenancy,
+        driver.machines(),
+        adopt=adopt,
+        observe=lambda row, seen: machine_observe(machine=row, seen=seen, task=""),
+        match=lambda seen: tagged.pop(seen.metadata.get(ATRIUM_MACHINE_KEY, ""), None),
+        gone=gone,
+        unmade=unmade,
+    )
     capabilities = driver.capabilities()
     if capabilities.firewall:
         _sync_firewalls(ctx, driver, tenancy, busy)
@@ -87,15 +91,8 @@ def _sync_ips(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
         ctx.log(f"Found the external IP {seen.address}, allocated outside Atrium.")
         return ExternalIp.objects.create(tenancy=tenancy, external=True, cloud_id=seen.id, address=seen.address)
 
-    reconcile(
-        ExternalIp.objects.filter(tenancy=tenancy).exclude(cloud_id=""),
-        driver.external_ips(),
-        adopt=adopt,
-        observe=lambda row, seen: ip_observe(row, seen, task=""),
-        busy=busy_ids(ExternalIp),
-    )
-    for row in orphans(ExternalIp.objects.filter(tenancy=tenancy, cloud_id="")):
-        row_delete(row)
+    observe = partial(ip_observe, task="")
+    reconcile_tenancy(ExternalIp, tenancy, driver.external_ips(), adopt=adopt, observe=observe)
 
 
 def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> None:
@@ -106,16 +103,12 @@ def _sync_volumes(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy) -> Non
         ctx.log(f"Found the volume {row.name}, made outside Atrium.")
         return row
 
-    reconcile(
-        Volume.objects.filter(tenancy=tenancy).exclude(cloud_id=""),
-        driver.volumes(),
-        adopt=adopt,
-        observe=lambda row, seen: volume_observe(row, seen, task=""),
-        busy=busy_ids(Volume),
-    )
-    for row in orphans(Volume.objects.filter(tenancy=tenancy, cloud_id="")):
+    def unmade(row: Volume) -> None:
         ctx.log(f"The volume {row.name} was never made on the cloud; its request ended.")
         row_delete(row)
+
+    observe = partial(volume_observe, task="")
+    reconcile_tenancy(Volume, tenancy, driver.volumes(), adopt=adopt, observe=observe, unmade=unmade)
 
 
 def _sync_firewalls(ctx: JobContext, driver: CloudDriver, tenancy: Tenancy, busy_machines: set[int]) -> None:

@@ -3,13 +3,22 @@ until the cloud has settled it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from apps.clouds import dto
 from apps.clouds.base import CloudDriver
 from apps.clouds.errors import CloudError, InvalidOperation, NotFound
-from apps.clouds.registry import driver_for_tenancy
-from apps.core.resources.jobs import clearing_task, follow_up, job_target, settle_change, settle_create, wait
+from apps.core.resources.jobs import (
+    clearing_task,
+    cloud_delete,
+    follow_up,
+    job_row,
+    settle_change,
+    settle_create,
+    wait,
+)
 from apps.core.resources.services import observe, row_delete
 from apps.jobs.context import JobContext
 from apps.jobs.registry import job_kind
@@ -47,62 +56,60 @@ def _wait_volume(ctx: JobContext, driver: CloudDriver, volume: Volume) -> dto.Vo
 
 @job_kind("machines.volume_create", label="Create volume", settle=settle_create)
 def volume_create_job(ctx: JobContext) -> dict[str, Any]:
-    volume = job_target(ctx, Volume)
-    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
-    ctx.plan(["Create the volume", "Wait until available"])
-    with clearing_task(volume):
-        with ctx.stage("Create the volume"):
-            try:
-                volume_observe(volume, driver.volume_create(name=volume.name, size_gb=volume.size_gb))
-            except CloudError:
-                row_delete(volume)
-                raise
-        with ctx.stage("Wait until available"):
-            seen = _wait_volume(ctx, driver, volume)
-            if seen.status != dto.VolumeStatus.AVAILABLE:
-                raise InvalidOperation(f"The cloud could not create the volume {volume.name} ({seen.status.value}).")
+    volume, driver = job_row(ctx, Volume)
+
+    def create() -> dto.Volume:
+        try:
+            return driver.volume_create(name=volume.name, size_gb=volume.size_gb)
+        except CloudError:
+            row_delete(volume)
+            raise
+
+    seen = _change(ctx, driver, volume, "Create the volume", create, "Wait until available")
+    if seen.status != dto.VolumeStatus.AVAILABLE:
+        raise InvalidOperation(f"The cloud could not create the volume {volume.name} ({seen.status.value}).")
     return {"volume": volume.pk, "status": volume.status}
+
+
+def _change(
+    ctx: JobContext, driver: CloudDriver, volume: Volume, first: str, call: Callable[[], dto.Volume], then: str
+) -> dto.Volume:
+    """Two stages: `first` asks the cloud (`call`), `then` waits until the volume has settled."""
+    ctx.plan([first, then])
+    with clearing_task(volume):
+        with ctx.stage(first):
+            volume_observe(volume, call())
+        with ctx.stage(then):
+            return _wait_volume(ctx, driver, volume)
 
 
 @job_kind("machines.volume_attach", label="Attach volume", settle=settle_change)
 def volume_attach_job(ctx: JobContext) -> dict[str, Any]:
-    volume = job_target(ctx, Volume)
+    volume, driver = job_row(ctx, Volume)
     machine = Machine.objects.get(pk=ctx.job.params["machine"], tenancy=volume.tenancy)
-    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
-    ctx.plan(["Attach the volume", "Wait until in use"])
-    with clearing_task(volume):
-        with ctx.stage("Attach the volume"):
-            volume_observe(volume, driver.volume_attach(volume_id=volume.cloud_id, machine_id=machine.cloud_id))
-        with ctx.stage("Wait until in use"):
-            seen = _wait_volume(ctx, driver, volume)
-            ctx.log(f"{volume.name} is attached to {machine.name} as {seen.device or 'a new disk'}.")
+    attach = partial(driver.volume_attach, volume_id=volume.cloud_id, machine_id=machine.cloud_id)
+    seen = _change(ctx, driver, volume, "Attach the volume", attach, "Wait until in use")
+    ctx.log(f"{volume.name} is attached to {machine.name} as {seen.device or 'a new disk'}.")
     return {"volume": volume.pk, "machine": machine.pk, "device": volume.device}
 
 
 @job_kind("machines.volume_detach", label="Detach volume", settle=settle_change)
 def volume_detach_job(ctx: JobContext) -> dict[str, Any]:
-    volume = job_target(ctx, Volume)
-    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
-    ctx.plan(["Detach the volume", "Wait until available"])
-    with clearing_task(volume):
-        with ctx.stage("Detach the volume"):
-            volume_observe(volume, driver.volume_detach(volume_id=volume.cloud_id))
-        with ctx.stage("Wait until available"):
-            _wait_volume(ctx, driver, volume)
+    volume, driver = job_row(ctx, Volume)
+    detach = partial(driver.volume_detach, volume_id=volume.cloud_id)
+    _change(ctx, driver, volume, "Detach the volume", detach, "Wait until available")
     return {"volume": volume.pk, "status": volume.status}
 
 
 @job_kind("machines.volume_delete", label="Delete volume", resumable=True, settle=settle_change)
 def volume_delete_job(ctx: JobContext) -> dict[str, Any]:
-    volume = job_target(ctx, Volume)
-    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
+    volume, driver = job_row(ctx, Volume)
     ctx.plan(["Delete the volume"])
     with clearing_task(volume), ctx.stage("Delete the volume"):
         if volume.cloud_id:
-            try:
-                driver.volume_delete(volume_id=volume.cloud_id)
-            except NotFound:
-                ctx.log("The cloud had deleted it already.")
+            cloud_delete(
+                ctx, lambda: driver.volume_delete(volume_id=volume.cloud_id), "The cloud had deleted it already."
+            )
         row_delete(volume)
     return {"deleted": volume.name}
 
@@ -110,8 +117,7 @@ def volume_delete_job(ctx: JobContext) -> dict[str, Any]:
 @job_kind("machines.volume_observe", label="Check volume", max_attempts=2, resumable=True)
 def volume_observe_job(ctx: JobContext) -> dict[str, Any]:
     """As `machines.observe`, for a volume left attaching, detaching or creating."""
-    volume = job_target(ctx, Volume)
-    driver = driver_for_tenancy(volume.tenancy, user=ctx.job.requested_by)
+    volume, driver = job_row(ctx, Volume)
     ctx.plan(["Wait until the cloud has finished"])
     with ctx.stage("Wait until the cloud has finished"):
         try:
