@@ -11,7 +11,7 @@ work (apps/machines/jobs/). The state each action needs is checked here
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from django.db import transaction
 from django.db.models import Sum
@@ -468,20 +468,25 @@ def _firewall_editable(machine: Machine) -> None:
         )
 
 
+class RuleAsked(TypedDict, total=False):
+    """A firewall rule as asked for: only `protocol` is needed (a rule without ports lets every port
+    in; without `remote_cidr`, from anywhere)."""
+
+    protocol: Required[str]
+    port_min: int | None
+    port_max: int | None
+    remote_cidr: str | None
+
+
 @transaction.atomic
-def firewall_rule_add(
-    *,
-    machine: Machine,
-    user: User,
-    protocol: str,
-    port_min: int | None = None,
-    port_max: int | None = None,
-    remote_cidr: str | None = None,
-) -> Started[FirewallRule]:
+def firewall_rule_add(*, machine: Machine, user: User, **asked: Unpack[RuleAsked]) -> Started[FirewallRule]:
     """Record a new inbound rule ("adding") and start the job that adds it to the machine's firewall.
     The rule is checked (and normalised: one port, a network for an address) before anything is stored."""
     kind, port_min, port_max, cidr = firewall_rule_clean(
-        protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+        protocol=asked["protocol"],
+        port_min=asked.get("port_min"),
+        port_max=asked.get("port_max"),
+        remote_cidr=asked.get("remote_cidr"),
     )
     _capable(machine.tenancy, "firewall", "machine firewalls", user)
     machine = Machine.objects.select_for_update().select_related("tenancy").get(pk=machine.pk)
