@@ -31,7 +31,9 @@ def test_reconcile_observes_adopts_matches_drops_and_leaves_busy_rows():
         SimpleNamespace(id="new"),
         SimpleNamespace(id="x", tag="t"),
     ]
-    observed, adopted, dropped = [], [], []
+    observed: list[tuple[int, str]] = []
+    adopted: list[SimpleNamespace] = []
+    dropped: list[SimpleNamespace] = []
 
     def adopt(item):
         row = _row(99, item.id)
