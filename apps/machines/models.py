@@ -1,39 +1,17 @@
 """Machines, external IPs, volumes and machine firewall rules of a tenancy: what was asked for (by whom,
 when) and, beside it, what the cloud was last seen to have.
 
-Pages and the API read these rows, never the cloud. Jobs (apps/machines/jobs.py)
-and the tenancy sync (`sync.py`) bring the observed fields up to date; rows the
+Pages and the API read these rows, never the cloud. Jobs (apps/machines/jobs/,
+the tenancy sync in `jobs/sync.py`) bring the observed fields up to date; rows the
 sync finds on the cloud without a request behind them are marked `external`.
 """
 
 import ipaddress
 
-from django.conf import settings
 from django.db import models
 
 from apps.clouds.dto import FirewallProtocol, MachineStatus, VolumeStatus
-from apps.tenancies.models import Tenancy
-
-
-class CloudResource(models.Model):
-    """What every machine, IP and volume row has."""
-
-    tenancy = models.ForeignKey(Tenancy, on_delete=models.CASCADE, related_name="+")
-    # The cloud's id; empty until the job that creates it has done so.
-    cloud_id = models.CharField(max_length=255, blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Found on the cloud by the sync, not created through Atrium.
-    external = models.BooleanField(default=False)
-    # What Atrium is doing to it now ("building", "stopping"…); empty when idle.
-    task = models.CharField(max_length=40, blank=True, default="")
-    observed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
-
-    class Meta:
-        abstract = True
+from apps.core.resources.models import CloudResource
 
 
 class Machine(CloudResource):
@@ -63,13 +41,8 @@ class Machine(CloudResource):
     # machines the cloud gave none (made before Atrium gave each machine one).
     has_firewall = models.BooleanField(null=True, blank=True, default=None)
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["name", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="machine_unique_cloud_id"
-            )
-        ]
         indexes = [models.Index(fields=["tenancy", "name"])]
 
     def __str__(self) -> str:
@@ -80,9 +53,8 @@ class Machine(CloudResource):
         return bool(self.task) or MachineStatus(self.status).is_transitional
 
     @property
-    def status_label(self) -> str:
-        """What a person reads: the task while Atrium works on it, else the cloud's status."""
-        return self.task or self.get_status_display()
+    def settling(self) -> bool:
+        return MachineStatus(self.status).is_transitional
 
 
 class ExternalIp(CloudResource):
@@ -91,17 +63,16 @@ class ExternalIp(CloudResource):
     # Allocated for a machine when it was created: released when it is deleted.
     with_machine = models.BooleanField(default=False)
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["address", "pk"]
         verbose_name = "external IP"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="externalip_unique_cloud_id"
-            )
-        ]
 
     def __str__(self) -> str:
         return self.address or "new external IP"
+
+
+#: A volume's statuses while the cloud is changing it.
+VOLUME_SETTLING = {VolumeStatus.CREATING, VolumeStatus.ATTACHING, VolumeStatus.DETACHING}
 
 
 class Volume(CloudResource):
@@ -113,20 +84,15 @@ class Volume(CloudResource):
     machine = models.ForeignKey(Machine, null=True, blank=True, on_delete=models.SET_NULL, related_name="volumes")
     device = models.CharField(max_length=100, blank=True, default="")
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["name", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="volume_unique_cloud_id"
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name
 
     @property
-    def status_label(self) -> str:
-        return self.task or self.get_status_display()
+    def settling(self) -> bool:
+        return self.status in VOLUME_SETTLING
 
 
 #: Ports people know by name, for describing rules in words.
@@ -192,13 +158,8 @@ class FirewallRule(CloudResource):
     remote_cidr = models.CharField(max_length=64, default="0.0.0.0/0")
     fault = models.TextField(blank=True, default="")
 
-    class Meta:
+    class Meta(CloudResource.Meta):
         ordering = ["pk"]  # the first rules first, then in the order they were added
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenancy", "cloud_id"], condition=~models.Q(cloud_id=""), name="firewallrule_unique_cloud_id"
-            )
-        ]
 
     def __str__(self) -> str:
         return self.description

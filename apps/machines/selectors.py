@@ -9,10 +9,9 @@ from django.db.models import Q, QuerySet
 
 from apps.accounts.models import User
 from apps.clouds.dto import MachineStatus, VolumeStatus
-from apps.core.errors import NotFound
+from apps.core.resources.selectors import row_get, tenancy_rows
 from apps.jobs.models import Job
 from apps.tenancies.models import Tenancy
-from apps.tenancies.selectors import tenancy_get_for_user
 
 from .models import ExternalIp, FirewallRule, Machine, Volume
 
@@ -22,15 +21,12 @@ AnyUser = User | AnonymousUser
 
 
 def machine_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[Machine]]:
-    tenancy = tenancy_get_for_user(user=user, tenancy_id=tenancy_id)
-    return tenancy, Machine.objects.filter(tenancy=tenancy).select_related("created_by")
+    return tenancy_rows(Machine, user=user, tenancy_id=tenancy_id, related=("created_by",))
 
 
 def machine_get(*, user: AnyUser, tenancy_id: int, machine_id: int) -> Machine:
     _, machines = machine_list(user=user, tenancy_id=tenancy_id)
-    machine = machines.select_related("tenancy__cloud").filter(pk=machine_id).first()
-    if machine is None:
-        raise NotFound("No such machine.")
+    machine: Machine = row_get(machines.select_related("tenancy__cloud"), machine_id, "No such machine.")
     return machine
 
 
@@ -56,36 +52,26 @@ def firewall_rule_list(*, user: AnyUser, tenancy_id: int, machine_id: int) -> tu
 
 def firewall_rule_get(*, user: AnyUser, tenancy_id: int, machine_id: int, rule_id: int) -> FirewallRule:
     machine, rules = firewall_rule_list(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
-    rule = rules.filter(pk=rule_id).first()
-    if rule is None:
-        raise NotFound("No such firewall rule.")
+    rule: FirewallRule = row_get(rules, rule_id, "No such firewall rule.")
     rule.machine = machine  # its tenancy and cloud are loaded already
     return rule
 
 
 def external_ip_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[ExternalIp]]:
-    tenancy = tenancy_get_for_user(user=user, tenancy_id=tenancy_id)
-    return tenancy, ExternalIp.objects.filter(tenancy=tenancy).select_related("machine", "created_by")
+    return tenancy_rows(ExternalIp, user=user, tenancy_id=tenancy_id, related=("machine", "created_by"))
 
 
 def external_ip_get(*, user: AnyUser, tenancy_id: int, ip_id: int) -> ExternalIp:
-    _, ips = external_ip_list(user=user, tenancy_id=tenancy_id)
-    ip = ips.filter(pk=ip_id).first()
-    if ip is None:
-        raise NotFound("No such external IP.")
+    ip: ExternalIp = row_get(external_ip_list(user=user, tenancy_id=tenancy_id)[1], ip_id, "No such external IP.")
     return ip
 
 
 def volume_list(*, user: AnyUser, tenancy_id: int) -> tuple[Tenancy, QuerySet[Volume]]:
-    tenancy = tenancy_get_for_user(user=user, tenancy_id=tenancy_id)
-    return tenancy, Volume.objects.filter(tenancy=tenancy).select_related("machine", "created_by")
+    return tenancy_rows(Volume, user=user, tenancy_id=tenancy_id, related=("machine", "created_by"))
 
 
 def volume_get(*, user: AnyUser, tenancy_id: int, volume_id: int) -> Volume:
-    _, volumes = volume_list(user=user, tenancy_id=tenancy_id)
-    volume = volumes.filter(pk=volume_id).first()
-    if volume is None:
-        raise NotFound("No such volume.")
+    volume: Volume = row_get(volume_list(user=user, tenancy_id=tenancy_id)[1], volume_id, "No such volume.")
     return volume
 
 

@@ -4,19 +4,16 @@ A request is checked here, before anything is stored: names, the image and
 size against the tenancy's catalogue, the SSH key against the user's keys,
 quotas against the cloud's figures plus what is already on its way. Then the
 row is recorded with its task ("building", "stopping"…) and a job does the
-work (apps/machines/jobs.py). The state each action needs is checked here
+work (apps/machines/jobs/). The state each action needs is checked here
 (409 otherwise) and again by the cloud when the job runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import partial
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Required, TypedDict, Unpack
 
 from django.db import transaction
-from django.db.models import Model
-from django.utils import timezone
 
 from apps.accounts.models import SshPublicKey, User
 from apps.catalogue.quotas import quota_check
@@ -26,10 +23,13 @@ from apps.clouds.base import firewall_rule_clean, machine_name_clean
 from apps.clouds.errors import BadInput, Unsupported
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.names import name_clean
-from apps.jobs.events import resource_changed_publish
-from apps.jobs.live import live_parents
+from apps.core.resources.services import (
+    Started,
+    observe,
+    row_act,
+    row_create,
+)
 from apps.jobs.models import Job
-from apps.jobs.services import job_create
 from apps.tenancies.models import Tenancy
 
 from .models import ExternalIp, FirewallRule, Machine, Volume, firewall_rule_words
@@ -45,29 +45,6 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "restart": {"allowed": {S.ACTIVE}, "task": "restarting", "label": "Restart"},
 }
 DELETABLE = {S.ACTIVE, S.STOPPED, S.ERROR, S.UNKNOWN}
-
-
-def changed(obj: Model, *, created: bool = False, pk: int | None = None) -> None:
-    """Tell the tenancy's open pages that this row changed (after the transaction commits).
-    For a row just deleted (Django has cleared its pk) pass the `pk` it had."""
-    tenancy_id = obj.tenancy_id  # type: ignore[attr-defined]
-    changes = [(obj._meta.model_name or "", pk if pk is not None else obj.pk, created)]
-    # An IP, a volume, a rule is shown on its machine's page (and the one it just left): those
-    # re-render too (and pages that poll, in the embedded mode, see the machines as changed).
-    for parent, name, parent_id in live_parents(obj):
-        parent._default_manager.filter(pk=parent_id).update(updated_at=timezone.now())
-        changes.append((name, parent_id, False))
-    for name, object_id, new in changes:
-        transaction.on_commit(
-            partial(resource_changed_publish, tenancy_id=tenancy_id, resource=name, object_id=object_id, created=new)
-        )
-
-
-def _start(obj: Resource, *, kind: str, task: str, user: User, params: dict[str, Any] | None = None) -> Job:
-    """The job that changes `obj`, and the row's task saying so (the caller has checked its state)."""
-    job = job_create(kind=kind, tenancy=obj.tenancy, target=obj, requested_by=user, params=params)
-    task_set(obj, task)
-    return job
 
 
 # --- machines ------------------------------------------------------------------------------
@@ -91,7 +68,7 @@ def machine_create(
     ssh_key: SshPublicKey | None = None,
     external_ip: bool = False,
     console: bool = True,
-) -> Machine:
+) -> Started[Machine]:
     """Record a new machine ("building") and start the job that creates it."""
     catalogue = catalogue_get(tenancy=tenancy, user=user)
     errors: dict[str, list[str]] = {}
@@ -134,11 +111,14 @@ def machine_create(
             "external_ips": int(external_ip),
         },
     )
-    machine = Machine.objects.create(
+    return row_create(
+        Machine,
+        kind="machines.create",
+        task="building",
+        user=user,
+        params={"ssh_key_id": ssh_key.pk if ssh_key else None},
         tenancy=tenancy,
         name=name,
-        created_by=user,
-        task="building",
         status=S.BUILD,
         image_id=image["id"],
         image_name=image["name"],
@@ -151,15 +131,6 @@ def machine_create(
         want_external_ip=external_ip,
         console_enabled=console,
     )
-    job_create(
-        kind="machines.create",
-        tenancy=tenancy,
-        target=machine,
-        requested_by=user,
-        params={"ssh_key_id": ssh_key.pk if ssh_key else None},
-    )
-    changed(machine, created=True)
-    return machine
 
 
 def machine_console_kind(*, machine: Machine, user: User) -> dto.ConsoleKind:
@@ -175,11 +146,6 @@ def machine_console_kind(*, machine: Machine, user: User) -> dto.ConsoleKind:
     if capabilities.console_log:
         return dto.ConsoleKind.SERIAL
     raise Unsupported(f"{machine.tenancy.cloud.name} offers no console for machines.")
-
-
-def _refuse_busy(machine: Machine) -> None:
-    if machine.task:
-        raise Conflict(f"{machine.name} is {machine.task}; wait until that has finished.")
 
 
 def machine_actions(machine: Machine) -> list[str]:
@@ -199,25 +165,27 @@ def machine_action(*, machine: Machine, user: User, action: str) -> Job:
     """Start, stop or restart the machine (409 when its state does not allow it)."""
     if action not in ACTIONS:
         raise ApplicationError(f"Unknown action {action!r}.", fields={"action": ["start, stop or restart."]})
-    machine = Machine.objects.select_for_update().get(pk=machine.pk)
-    _refuse_busy(machine)
     allowed = ACTIONS[action]["allowed"]
-    if machine.status not in allowed:
-        raise Conflict(
-            f"{machine.name} is {machine.get_status_display().lower()}; it can be {action}ed only when "
-            + " or ".join(sorted(s.lower() for s in allowed))
-            + "."
-        )
-    return _start(machine, kind=f"machines.{action}", task=ACTIONS[action]["task"], user=user)
+
+    def check(machine: Machine) -> None:
+        if machine.status not in allowed:
+            raise Conflict(
+                f"{machine.name} is {machine.get_status_display().lower()}; it can be {action}ed only when "
+                + " or ".join(sorted(s.lower() for s in allowed))
+                + "."
+            )
+
+    return row_act(machine, kind=f"machines.{action}", task=ACTIONS[action]["task"], user=user, check=check).job
 
 
 @transaction.atomic
 def machine_delete(*, machine: Machine, user: User) -> Job:
-    machine = Machine.objects.select_for_update().get(pk=machine.pk)
-    _refuse_busy(machine)
+    return row_act(machine, kind="machines.delete", task="deleting", user=user, check=_deletable).job
+
+
+def _deletable(machine: Machine) -> None:
     if machine.cloud_id and machine.status not in DELETABLE:
         raise Conflict(f"{machine.name} is {machine.get_status_display().lower()}; delete it when that has finished.")
-    return _start(machine, kind="machines.delete", task="deleting", user=user)
 
 
 def _capable(tenancy: Tenancy, what: str, label: str, user: User) -> None:
@@ -228,63 +196,73 @@ def _capable(tenancy: Tenancy, what: str, label: str, user: User) -> None:
 
 
 @transaction.atomic
-def external_ip_allocate(*, tenancy: Tenancy, user: User) -> ExternalIp:
+def external_ip_allocate(*, tenancy: Tenancy, user: User) -> Started[ExternalIp]:
     _capable(tenancy, "external_ips", "external IPs", user)
     quota_check(user=user, tenancy=tenancy, wanted={"external_ips": 1})
-    ip = ExternalIp.objects.create(tenancy=tenancy, created_by=user, task="allocating")
-    job_create(kind="machines.ip_allocate", tenancy=tenancy, target=ip, requested_by=user)
-    changed(ip, created=True)
-    return ip
+    return row_create(ExternalIp, kind="machines.ip_allocate", task="allocating", user=user, tenancy=tenancy)
 
 
 @transaction.atomic
 def machine_ip_new(*, machine: Machine, user: User) -> Job:
     """Allocate an external IP for the machine and attach it (released when the machine is deleted)."""
     _capable(machine.tenancy, "external_ips", "external IPs", user)
-    machine = Machine.objects.select_for_update().get(pk=machine.pk)
-    _refuse_busy(machine)
+
+    def check(machine: Machine) -> None:
+        _ip_attachable(machine)
+        quota_check(user=user, tenancy=machine.tenancy, wanted={"external_ips": 1})
+
+    return row_act(machine, kind="machines.ip_new", task="attaching an IP", user=user, check=check).job
+
+
+def _ip_attachable(machine: Machine) -> None:
     if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
         raise Conflict(f"{machine.name} is {machine.status_label.lower()}; attach an IP when it is active or stopped.")
     if machine.external_ip:
         raise Conflict(f"{machine.name} already has the external IP {machine.external_ip}.")
-    quota_check(user=user, tenancy=machine.tenancy, wanted={"external_ips": 1})
-    return _start(machine, kind="machines.ip_new", task="attaching an IP", user=user)
 
 
 @transaction.atomic
 def external_ip_attach(*, ip: ExternalIp, machine: Machine, user: User) -> Job:
-    ip = ExternalIp.objects.select_for_update().get(pk=ip.pk)
-    if machine.tenancy_id != ip.tenancy_id:
+    def check(ip: ExternalIp) -> None:
+        if not ip.cloud_id:
+            raise Conflict(f"The external IP {ip} is busy (allocating); try again when it is ready.")
+        _ip_detached(ip)
+        _ip_attachable(machine)
+
+    return _attach(ip, machine, kind="machines.ip_attach", user=user, check=check, busy=f"The external IP {ip}")
+
+
+def _attach(
+    row: ExternalIp | Volume, machine: Machine, *, kind: str, user: User, check: Callable[[Any], None], busy: str
+) -> Job:
+    """Start attaching `row` to `machine` (a machine of another tenancy is bad input, not a conflict)."""
+    if machine.tenancy_id != row.tenancy_id:
         raise BadInput("That machine is not in this tenancy.", fields={"machine_id": ["Unknown machine."]})
-    if ip.task or not ip.cloud_id:
-        raise Conflict(f"The external IP {ip} is busy ({ip.task or 'allocating'}); try again when it is ready.")
+    params = {"machine": machine.pk}
+    return row_act(row, kind=kind, task="attaching", user=user, check=check, busy=busy, params=params).job
+
+
+def _ip_detached(ip: ExternalIp) -> None:
     if ip.machine_id:
         raise Conflict(f"The external IP {ip} is attached to {ip.machine}; detach it first.")
-    if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
-        raise Conflict(f"{machine.name} is {machine.status_label.lower()}; attach an IP when it is active or stopped.")
-    if machine.external_ip:
-        raise Conflict(f"{machine.name} already has the external IP {machine.external_ip}.")
-    return _start(ip, kind="machines.ip_attach", task="attaching", user=user, params={"machine": machine.pk})
 
 
 @transaction.atomic
 def external_ip_detach(*, ip: ExternalIp, user: User) -> Job:
-    ip = ExternalIp.objects.select_for_update().get(pk=ip.pk)
-    if ip.task:
-        raise Conflict(f"The external IP {ip} is busy ({ip.task}); try again when it is ready.")
-    if not ip.machine_id:
-        raise Conflict(f"The external IP {ip} is not attached to a machine.")
-    return _start(ip, kind="machines.ip_detach", task="detaching", user=user)
+    def check(ip: ExternalIp) -> None:
+        if not ip.machine_id:
+            raise Conflict(f"The external IP {ip} is not attached to a machine.")
+
+    return row_act(
+        ip, kind="machines.ip_detach", task="detaching", user=user, check=check, busy=f"The external IP {ip}"
+    ).job
 
 
 @transaction.atomic
 def external_ip_release(*, ip: ExternalIp, user: User) -> Job:
-    ip = ExternalIp.objects.select_for_update().get(pk=ip.pk)
-    if ip.task:
-        raise Conflict(f"The external IP {ip} is busy ({ip.task}); try again when it is ready.")
-    if ip.machine_id:
-        raise Conflict(f"The external IP {ip} is attached to {ip.machine}; detach it first.")
-    return _start(ip, kind="machines.ip_release", task="releasing", user=user)
+    return row_act(
+        ip, kind="machines.ip_release", task="releasing", user=user, check=_ip_detached, busy=f"The external IP {ip}"
+    ).job
 
 
 # --- volumes ------------------------------------------------------------------------------------
@@ -293,7 +271,7 @@ VOLUME_MAX_GB = 16384
 
 
 @transaction.atomic
-def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> Volume:
+def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> Started[Volume]:
     _capable(tenancy, "volumes", "volumes", user)
     errors: dict[str, list[str]] = {}
     try:
@@ -308,42 +286,55 @@ def volume_create(*, tenancy: Tenancy, user: User, name: str, size_gb: int) -> V
     if errors:
         raise BadInput("The volume cannot be created as asked.", fields=errors)
     quota_check(user=user, tenancy=tenancy, wanted={"volumes": 1, "volume_gb": size_gb})
-    volume = Volume.objects.create(tenancy=tenancy, created_by=user, name=name, size_gb=size_gb, task="creating")
-    job_create(kind="machines.volume_create", tenancy=tenancy, target=volume, requested_by=user)
-    changed(volume, created=True)
-    return volume
+    return row_create(
+        Volume, kind="machines.volume_create", task="creating", user=user, tenancy=tenancy, name=name, size_gb=size_gb
+    )
 
 
 @transaction.atomic
 def volume_attach(*, volume: Volume, machine: Machine, user: User) -> Job:
-    volume = Volume.objects.select_for_update().get(pk=volume.pk)
-    if machine.tenancy_id != volume.tenancy_id:
-        raise BadInput("That machine is not in this tenancy.", fields={"machine_id": ["Unknown machine."]})
-    if volume.task or volume.status != dto.VolumeStatus.AVAILABLE:
-        raise Conflict(f"The volume {volume.name} is {volume.status_label.lower()}; it must be available to attach.")
-    if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
-        raise Conflict(
-            f"{machine.name} is {machine.status_label.lower()}; attach volumes when it is active or stopped."
-        )
-    return _start(volume, kind="machines.volume_attach", task="attaching", user=user, params={"machine": machine.pk})
+    def check(volume: Volume) -> None:
+        if volume.status != dto.VolumeStatus.AVAILABLE:
+            raise Conflict(
+                f"The volume {volume.name} is {volume.status_label.lower()}; it must be available to attach."
+            )
+        if not machine.cloud_id or machine.status not in {S.ACTIVE, S.STOPPED}:
+            raise Conflict(
+                f"{machine.name} is {machine.status_label.lower()}; attach volumes when it is active or stopped."
+            )
+
+    return _attach(
+        volume, machine, kind="machines.volume_attach", user=user, check=check, busy=f"The volume {volume.name}"
+    )
 
 
 @transaction.atomic
 def volume_detach(*, volume: Volume, user: User) -> Job:
-    volume = Volume.objects.select_for_update().get(pk=volume.pk)
-    if volume.task or volume.status != dto.VolumeStatus.IN_USE:
-        raise Conflict(f"The volume {volume.name} is {volume.status_label.lower()}; only one in use can be detached.")
-    return _start(volume, kind="machines.volume_detach", task="detaching", user=user)
+    def check(volume: Volume) -> None:
+        if volume.status != dto.VolumeStatus.IN_USE:
+            raise Conflict(
+                f"The volume {volume.name} is {volume.status_label.lower()}; only one in use can be detached."
+            )
+
+    return row_act(
+        volume,
+        kind="machines.volume_detach",
+        task="detaching",
+        user=user,
+        check=check,
+        busy=f"The volume {volume.name}",
+    ).job
 
 
 @transaction.atomic
 def volume_delete(*, volume: Volume, user: User) -> Job:
-    volume = Volume.objects.select_for_update().get(pk=volume.pk)
-    if volume.task:
-        raise Conflict(f"The volume {volume.name} is {volume.task}; try again when that has finished.")
-    if volume.machine_id or volume.status == dto.VolumeStatus.IN_USE:
-        raise Conflict(f"The volume {volume.name} is attached to {volume.machine}; detach it first.")
-    return _start(volume, kind="machines.volume_delete", task="deleting", user=user)
+    def check(volume: Volume) -> None:
+        if volume.machine_id or volume.status == dto.VolumeStatus.IN_USE:
+            raise Conflict(f"The volume {volume.name} is attached to {volume.machine}; detach it first.")
+
+    return row_act(
+        volume, kind="machines.volume_delete", task="deleting", user=user, check=check, busy=f"The volume {volume.name}"
+    ).job
 
 
 # --- a machine's own firewall ---------------------------------------------------------------------
@@ -373,20 +364,25 @@ def _firewall_editable(machine: Machine) -> None:
         )
 
 
+class RuleAsked(TypedDict, total=False):
+    """A firewall rule as asked for: only `protocol` is needed (a rule without ports lets every port
+    in; without `remote_cidr`, from anywhere)."""
+
+    protocol: Required[str]
+    port_min: int | None
+    port_max: int | None
+    remote_cidr: str | None
+
+
 @transaction.atomic
-def firewall_rule_add(
-    *,
-    machine: Machine,
-    user: User,
-    protocol: str,
-    port_min: int | None = None,
-    port_max: int | None = None,
-    remote_cidr: str | None = None,
-) -> FirewallRule:
+def firewall_rule_add(*, machine: Machine, user: User, **asked: Unpack[RuleAsked]) -> Started[FirewallRule]:
     """Record a new inbound rule ("adding") and start the job that adds it to the machine's firewall.
     The rule is checked (and normalised: one port, a network for an address) before anything is stored."""
     kind, port_min, port_max, cidr = firewall_rule_clean(
-        protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+        protocol=asked["protocol"],
+        port_min=asked.get("port_min"),
+        port_max=asked.get("port_max"),
+        remote_cidr=asked.get("remote_cidr"),
     )
     _capable(machine.tenancy, "firewall", "machine firewalls", user)
     machine = Machine.objects.select_for_update().select_related("tenancy").get(pk=machine.pk)
@@ -400,70 +396,55 @@ def firewall_rule_add(
             f"{machine.name} lets in {words} already.",
             fields={"port_min" if kind.has_ports else "protocol": [f"{words} is open already."]},
         )
-    rule = FirewallRule.objects.create(
+    return row_create(
+        FirewallRule,
+        kind="machines.firewall_add",
+        task="adding",
+        user=user,
+        params={"machine": machine.pk},
         tenancy=machine.tenancy,
         machine=machine,
-        created_by=user,
         protocol=kind.value,
         port_min=port_min,
         port_max=port_max,
         remote_cidr=cidr,
     )
-    _start(rule, kind="machines.firewall_add", task="adding", user=user, params={"machine": machine.pk})
-    return rule
 
 
 @transaction.atomic
 def firewall_rule_remove(*, rule: FirewallRule, user: User) -> Job:
     """Start the job that removes the rule from the machine's firewall (a rule the cloud
     refused to add is only dropped)."""
-    rule = FirewallRule.objects.select_for_update().select_related("machine", "tenancy").get(pk=rule.pk)
-    if rule.task:
-        raise Conflict(f"{rule.description} is {rule.task}; try again when that has finished.")
-    if rule.cloud_id:
-        _firewall_editable(rule.machine)
-    return _start(
-        rule, kind="machines.firewall_remove", task="removing", user=user, params={"machine": rule.machine_id}
-    )
+
+    def check(rule: FirewallRule) -> None:
+        if rule.cloud_id:
+            _firewall_editable(Machine.objects.get(pk=rule.machine_id))
+
+    return row_act(
+        rule,
+        kind="machines.firewall_remove",
+        task="removing",
+        user=user,
+        check=check,
+        params={"machine": rule.machine_id},
+    ).job
 
 
 # --- observed state (jobs and the sync) ---------------------------------------------------------
 
 
 def machine_observe(*, machine: Machine, seen: dto.Machine, task: str | None = None) -> Machine:
-    """Store what the cloud says about the machine (and the task, when given). Open pages
-    are told only when something they show changed; otherwise only `observed_at` moves
-    (a sync of a tenancy where nothing happened writes one small UPDATE a machine)."""
-    observed = {
-        "cloud_id": seen.id,
-        "status": seen.status.value,
-        "fault": seen.fault,
-        "internal_ip": seen.internal_ip,
-        "external_ip": seen.external_ip,
-        "key_name": seen.key_name if seen.key_name is not None else machine.key_name,
-        "task": task if task is not None else machine.task,
-    }
-    now = timezone.now()
-    machine.observed_at = now
-    if all(getattr(machine, name) == value for name, value in observed.items()):
-        Machine.objects.filter(pk=machine.pk).update(observed_at=now)
-        return machine
-    for name, value in observed.items():
-        setattr(machine, name, value)
-    machine.save(update_fields=[*observed, "observed_at", "updated_at"])
-    changed(machine)
+    """Store what the cloud says about the machine (and the task, when given)."""
+    observe(
+        machine,
+        {
+            "cloud_id": seen.id,
+            "status": seen.status.value,
+            "fault": seen.fault,
+            "internal_ip": seen.internal_ip,
+            "external_ip": seen.external_ip,
+            "key_name": seen.key_name if seen.key_name is not None else machine.key_name,
+            "task": task if task is not None else machine.task,
+        },
+    )
     return machine
-
-
-def row_delete(obj: Resource) -> None:
-    """Drop the row (the cloud no longer has it) and tell open pages it is gone."""
-    pk = obj.pk
-    obj.delete()
-    changed(obj, pk=pk)
-
-
-def task_set(obj: Resource, task: str) -> None:
-    """Set the task (and save whatever else the caller changed on the row)."""
-    obj.task = task
-    obj.save()
-    changed(obj)

@@ -158,7 +158,7 @@ def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
                 ssh_key=data["ssh_key"],
                 external_ip=bool(data.get("external_ip")),
                 console=bool(data["console"]),
-            )
+            ).row
         except (BadInput, Conflict) as exc:
             form.add_service_error(exc)
         else:
@@ -352,7 +352,7 @@ def machine_firewall_add(request: HttpRequest, tenancy_id: int, machine_id: int)
     form = FirewallRuleForm(request.POST)
     if form.is_valid():
         try:
-            rule = services.firewall_rule_add(machine=machine, user=user, **form.service_data())
+            rule = services.firewall_rule_add(machine=machine, user=user, **form.service_data()).row
         except BadInput as exc:
             form.add_service_error(exc)
         else:
@@ -476,7 +476,7 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         try:
             volume = services.volume_create(
                 tenancy=tenancy, user=user, name=form.cleaned_data["name"], size_gb=form.cleaned_data["size_gb"]
-            )
+            ).row
         except (BadInput, Conflict) as exc:
             form.add_service_error(exc)
         else:

@@ -82,7 +82,7 @@ def worker_env(cut: CloudUnderTest) -> dict[str, str]:
 def new_machine(cut: CloudUnderTest, user, name: str) -> Machine:
     return services.machine_create(
         tenancy=cut.tenancy, user=user, name=name, image_id=cut.image_id, size_id=cut.size_id
-    )
+    ).row
 
 
 def waiting_in(job: Job, stage: str):

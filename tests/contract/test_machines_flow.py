@@ -37,7 +37,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
 
     machine = services.machine_create(
         tenancy=tenancy, user=scientist, name="flow-vm", image_id=cut.image_id, size_id=cut.size_id
-    )
+    ).row
     job = run_latest(machine)
     machine.refresh_from_db()
     if machine.cloud_id:
@@ -77,7 +77,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
         }
         rule = services.firewall_rule_add(
             machine=machine, user=scientist, protocol="tcp", port_min=8888, remote_cidr="192.0.2.0/24"
-        )
+        ).row
         job = run_latest(rule)
         rule.refresh_from_db()
         assert job.state == Job.State.SUCCEEDED, job.error

@@ -34,7 +34,7 @@ Membership.objects.create(user=user, tenancy=tenancy, role="member")
 catalogue = catalogue_get(tenancy=tenancy)
 image = next(i["id"] for i in catalogue.images if i["name"] == "Ubuntu 24.04 LTS")
 size = next(s["id"] for s in catalogue.sizes if s["name"] == "small")
-machine = services.machine_create(tenancy=tenancy, user=user, name="survivor", image_id=image, size_id=size)
+machine = services.machine_create(tenancy=tenancy, user=user, name="survivor", image_id=image, size_id=size).row
 print(json.dumps({"machine": machine.pk}))
 """
 

@@ -62,7 +62,7 @@ def new_machine(tenancy, member, name: str, **kwargs) -> Machine:
     catalogue = catalogue_get(tenancy=tenancy)
     image = next(i["id"] for i in catalogue.images if i["name"] == "Ubuntu 24.04 LTS")
     size = next(s["id"] for s in catalogue.sizes if s["name"] == "small")
-    return services.machine_create(tenancy=tenancy, user=member, name=name, image_id=image, size_id=size, **kwargs)
+    return services.machine_create(tenancy=tenancy, user=member, name=name, image_id=image, size_id=size, **kwargs).row
 
 
 def test_a_worker_killed_mid_create_and_mid_stop_is_recovered_by_another(tmp_path, tenancy, member):

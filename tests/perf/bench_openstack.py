@@ -67,11 +67,11 @@ from requests.adapters import HTTPAdapter
 from apps.accounts.services import api_token_create
 from apps.clouds.openstack import sdk
 from apps.clouds.registry import driver_for_tenancy
+from apps.core.resources import services as resource_services
 from apps.jobs.models import Job, JobStage
 from apps.jobs.runner import job_run
 from apps.jobs.services import tenancy_sync_start
-from apps.machines import jobs as machines_jobs
-from apps.machines import services as machines_services
+from apps.machines.jobs import sync as machines_sync
 from apps.machines.models import Machine
 from apps.tenancies.models import Cloud, Tenancy
 from tests.contract.openstack_rig import password_connection
@@ -598,8 +598,8 @@ def report_syncs(bench: BenchProject, tenancy: Tenancy, user: Any) -> None:
             with (
                 CaptureQueriesContext(connection) as queries,
                 http_calls() as calls,
-                timed(machines_jobs, "machine_observe") as observes,
-                timed(machines_services, "resource_changed_publish") as publishes,
+                timed(machines_sync, "machine_observe") as observes,
+                timed(resource_services, "resource_changed_publish") as publishes,
             ):
                 start = time.perf_counter()
                 job_run(job.pk)

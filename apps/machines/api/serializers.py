@@ -13,8 +13,8 @@ from apps.accounts.models import SshPublicKey
 from apps.accounts.selectors import ssh_key_get
 from apps.core.errors import NotFound
 from apps.core.names import NAME_RULE, name_validator
-from apps.jobs.api.serializers import JobSerializer, person_field
-from apps.jobs.models import Job
+from apps.core.resources.api import accepted_serializer
+from apps.jobs.api.serializers import person_field
 
 from .. import services
 from ..models import ExternalIp, FirewallRule, Machine, Volume
@@ -162,25 +162,13 @@ class MachineCreateSerializer(serializers.Serializer[Any]):
             raise serializers.ValidationError("Not one of your SSH keys.") from None
 
 
-class _CreatedBy(JobSerializer):
-    """A create's job and the object it makes (context["created"])."""
-
-    def created(self, ref: type[_Linked]) -> dict[str, Any]:
-        return dict(ref(self.context["created"], context=self.context).data)
-
-
-class MachineAcceptedSerializer(_CreatedBy):
-    """The create job, and the machine it makes (listed at once, as "building")."""
-
-    machine = serializers.SerializerMethodField(help_text="The new machine.")
-
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "machine"]
-        read_only_fields = fields
-
-    @extend_schema_field(MachineRefSerializer)
-    def get_machine(self, job: Job) -> dict[str, Any]:
-        return self.created(MachineRefSerializer)
+MachineAcceptedSerializer = accepted_serializer(
+    "MachineAcceptedSerializer",
+    "machine",
+    MachineRefSerializer,
+    "The new machine.",
+    'The create job, and the machine it makes (listed at once, as "building").',
+)
 
 
 class ConsoleLogSerializer(serializers.Serializer[Any]):
@@ -231,18 +219,13 @@ class ExternalIpSerializer(serializers.ModelSerializer[ExternalIp]):
         return _url(self, "external-ip", ip)
 
 
-class ExternalIpAcceptedSerializer(_CreatedBy):
-    """The allocate job, and the external IP it makes (listed at once, as "allocating")."""
-
-    external_ip = serializers.SerializerMethodField(help_text="The new external IP.")
-
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "external_ip"]
-        read_only_fields = fields
-
-    @extend_schema_field(ExternalIpRefSerializer)
-    def get_external_ip(self, job: Job) -> dict[str, Any]:
-        return self.created(ExternalIpRefSerializer)
+ExternalIpAcceptedSerializer = accepted_serializer(
+    "ExternalIpAcceptedSerializer",
+    "external_ip",
+    ExternalIpRefSerializer,
+    "The new external IP.",
+    'The allocate job, and the external IP it makes (listed at once, as "allocating").',
+)
 
 
 class VolumeSerializer(serializers.ModelSerializer[Volume]):
@@ -286,18 +269,13 @@ class VolumeCreateSerializer(serializers.Serializer[Any]):
     )
 
 
-class VolumeAcceptedSerializer(_CreatedBy):
-    """The create job, and the volume it makes (listed at once, as "creating")."""
-
-    volume = serializers.SerializerMethodField(help_text="The new volume.")
-
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "volume"]
-        read_only_fields = fields
-
-    @extend_schema_field(VolumeRefSerializer)
-    def get_volume(self, job: Job) -> dict[str, Any]:
-        return self.created(VolumeRefSerializer)
+VolumeAcceptedSerializer = accepted_serializer(
+    "VolumeAcceptedSerializer",
+    "volume",
+    VolumeRefSerializer,
+    "The new volume.",
+    'The create job, and the volume it makes (listed at once, as "creating").',
+)
 
 
 class AttachSerializer(serializers.Serializer[Any]):
@@ -378,15 +356,10 @@ class FirewallRuleRefSerializer(_Linked):
         return _rule_url(self, obj)  # under its machine
 
 
-class FirewallRuleAcceptedSerializer(_CreatedBy):
-    """The job that adds the rule, and the rule (listed at once, as "adding")."""
-
-    firewall_rule = serializers.SerializerMethodField(help_text="The new rule.")
-
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "firewall_rule"]
-        read_only_fields = fields
-
-    @extend_schema_field(FirewallRuleRefSerializer)
-    def get_firewall_rule(self, job: Job) -> dict[str, Any]:
-        return self.created(FirewallRuleRefSerializer)
+FirewallRuleAcceptedSerializer = accepted_serializer(
+    "FirewallRuleAcceptedSerializer",
+    "firewall_rule",
+    FirewallRuleRefSerializer,
+    "The new rule.",
+    'The job that adds the rule, and the rule (listed at once, as "adding").',
+)

@@ -23,7 +23,7 @@ def test_a_machine_being_created_counts_through_the_machines_registration(physic
     before = used(physics)
     machine = machine_create(
         tenancy=physics, user=physicist, name="on-its-way", image_id=ubuntu, size_id=small, external_ip=True
-    )
+    ).row
     pending = pending_use(physics)
     assert (pending["machines"], pending["cpus"], pending["ram_mb"], pending["external_ips"]) == (
         1,

@@ -84,7 +84,7 @@ def machine(physics, physicist, ubuntu, small):
     from apps.jobs.runner import job_run
     from apps.machines.services import machine_create
 
-    machine = machine_create(tenancy=physics, user=physicist, name="web", image_id=ubuntu, size_id=small)
+    machine = machine_create(tenancy=physics, user=physicist, name="web", image_id=ubuntu, size_id=small).row
     job_run(Job.objects.latest("pk").pk)
     machine.refresh_from_db()
     assert (machine.status, machine.has_firewall) == ("ACTIVE", True)
@@ -98,7 +98,7 @@ def volume(physics, physicist):
 
     from .test_services import run_latest
 
-    volume = volume_create(tenancy=physics, user=physicist, name="data-1", size_gb=20)
+    volume = volume_create(tenancy=physics, user=physicist, name="data-1", size_gb=20).row
     run_latest(volume)
     volume.refresh_from_db()
     return volume

@@ -51,7 +51,7 @@ def error(response, status: int) -> dict:
 @pytest.fixture
 def active(physics, physicist, ubuntu, small) -> Machine:
     """A machine that is up (made through the services; the API flow has its own test)."""
-    machine = services.machine_create(tenancy=physics, user=physicist, name="ready", image_id=ubuntu, size_id=small)
+    machine = services.machine_create(tenancy=physics, user=physicist, name="ready", image_id=ubuntu, size_id=small).row
     job_run(Job.objects.latest("pk").pk)
     machine.refresh_from_db()
     assert machine.status == "ACTIVE"
@@ -263,7 +263,9 @@ def test_console_log(physicist_client, physics, physicist, active, ubuntu, small
     for bad in ("0", "ten", "100001", "-3"):
         assert set(error(physicist_client.get(f"{logs}?lines={bad}"), 400)["fields"]) == {"lines"}
 
-    building = services.machine_create(tenancy=physics, user=physicist, name="later", image_id=ubuntu, size_id=small)
+    building = services.machine_create(
+        tenancy=physics, user=physicist, name="later", image_id=ubuntu, size_id=small
+    ).row
     assert "no server" in error(physicist_client.get(url(physics, f"machines/{building.pk}/logs/")), 409)["message"]
 
     offers(physics, console_log=False)
@@ -327,10 +329,10 @@ def test_attach_refuses_bad_machine_ids_as_field_errors(
     physicist_client, physics, biology, physicist, biologist, active, ubuntu, small
 ):
     MembershipFactory(user=physicist, tenancy=biology)  # a member of both: still not Physics' machine
-    theirs = services.machine_create(tenancy=biology, user=biologist, name="theirs", image_id=ubuntu, size_id=small)
-    ip = services.external_ip_allocate(tenancy=physics, user=physicist)
+    theirs = services.machine_create(tenancy=biology, user=biologist, name="theirs", image_id=ubuntu, size_id=small).row
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist).row
     job_run(Job.objects.latest("pk").pk)
-    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=5)
+    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=5).row
     job_run(Job.objects.latest("pk").pk)
     jobs = Job.objects.count()
 

@@ -16,7 +16,7 @@ from .test_services import create, run_latest
 
 @pytest.fixture
 def ip(physics, physicist):
-    ip = services.external_ip_allocate(tenancy=physics, user=physicist)
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist).row
     run_latest(ip)
     ip.refresh_from_db()
     return ip

@@ -32,7 +32,7 @@ def cloud_rules(machine: Machine) -> set[tuple[str, int | None, int | None, str]
 
 
 def add(machine: Machine, user, **rule) -> FirewallRule:
-    return services.firewall_rule_add(machine=machine, user=user, **rule)
+    return services.firewall_rule_add(machine=machine, user=user, **rule).row
 
 
 def test_the_create_job_stores_the_first_rules_once_the_machine_is_active(machine):

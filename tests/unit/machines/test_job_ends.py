@@ -112,7 +112,7 @@ def test_a_delete_cancelled_while_queued_keeps_the_machine_usable(physicist, mac
 
 
 def test_firewall_rule_add_and_remove_cancelled_while_queued(physicist, machine):
-    rule = services.firewall_rule_add(machine=machine, user=physicist, protocol="tcp", port_min=8888)
+    rule = services.firewall_rule_add(machine=machine, user=physicist, protocol="tcp", port_min=8888).row
     job_cancel(job=latest_job(rule), user=physicist)
     assert not FirewallRule.objects.filter(pk=rule.pk).exists()  # only recorded: gone
 
@@ -123,8 +123,8 @@ def test_firewall_rule_add_and_remove_cancelled_while_queued(physicist, machine)
 
 
 def test_a_create_that_fails_before_reaching_the_cloud_leaves_no_row(physics, physicist, cloud, ubuntu, small):
-    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small)
-    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=5)
+    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small).row
+    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=5).row
     # The operator points the cloud at a driver this Atrium does not have: the jobs fail before any stage.
     Cloud.objects.filter(pk=cloud.pk).update(driver="retired")
 
@@ -154,7 +154,7 @@ def test_a_create_cancelled_while_building_ends_usable_once_the_cloud_has_built_
     follow-up job watches it until the cloud has finished, when its actions come back."""
     settings.ATRIUM_JOB_HEARTBEAT_INTERVAL = 0.1
     Cloud.objects.filter(pk=cloud.pk).update(options={"build_seconds": 1, "action_seconds": 0})
-    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small)
+    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small).row
     job = latest_job(machine)
     # Asked to cancel just after it has started: the wait notices.
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
@@ -197,7 +197,7 @@ def test_a_stop_whose_worker_died_is_followed_until_the_machine_has_stopped(phys
 
 def test_the_sync_frees_rows_left_by_jobs_that_ended_before_this_fix(physics, physicist, ubuntu, small):
     """Rows stuck "building" by a cancelled job (before jobs settled their rows) are fixed by the sync."""
-    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small)
+    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small).row
     job = latest_job(machine)
     Job.objects.filter(pk=job.pk).update(state=Job.State.CANCELLED)
     JobLock.objects.all().delete()
@@ -213,7 +213,7 @@ def test_the_sync_frees_rows_left_by_jobs_that_ended_before_this_fix(physics, ph
 def test_deleting_a_request_in_error_deletes_the_server_its_create_made_after_all(physics, physicist, ubuntu, small):
     """A create that failed without storing the server's id (it may have reached the cloud) leaves
     the row in error; deleting it leaves no server behind on the cloud."""
-    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small)
+    machine = services.machine_create(tenancy=physics, user=physicist, name="a", image_id=ubuntu, size_id=small).row
     job = latest_job(machine)
     # Its worker made the server and died before storing its id; no attempts are left.
     Job.objects.filter(pk=job.pk).update(max_attempts=1)
@@ -233,7 +233,7 @@ def test_deleting_a_request_in_error_deletes_the_server_its_create_made_after_al
 
 
 def test_a_volume_attach_whose_worker_died_is_followed_until_the_row_shows_it_attached(physics, physicist, machine):
-    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=5)
+    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=5).row
     job_run(latest_job(volume).pk)
     job = services.volume_attach(volume=Volume.objects.get(pk=volume.pk), machine=machine, user=physicist)
     worker_died_in(job, "Attach the volume")

@@ -25,7 +25,7 @@ def test_the_list_gets_a_row_for_a_new_machine_then_its_changes_then_its_removal
             opened(f"/ws/tenancies/{physics.pk}/?machines=&new_machines=1", cookie) as page,
             opened(f"/ws/tenancies/{biology.pk}/?machines=&new_machines=1", outsider) as other,
         ):
-            machine = await sync_to_async(services.machine_create)(
+            machine, _ = await sync_to_async(services.machine_create)(
                 tenancy=physics, user=physicist, name="live-1", image_id=ubuntu, size_id=small
             )
             html = await receive_until(page, f'id="machine-row-{machine.pk}"')
@@ -51,14 +51,16 @@ def test_the_list_gets_a_row_for_a_new_machine_then_its_changes_then_its_removal
 
 def test_the_machine_page_shows_a_new_job_as_it_is_asked_for(physics, physicist, ubuntu, small):
     cookie = session_cookie(physicist)
-    machine = services.machine_create(tenancy=physics, user=physicist, name="live-page", image_id=ubuntu, size_id=small)
+    machine = services.machine_create(
+        tenancy=physics, user=physicist, name="live-page", image_id=ubuntu, size_id=small
+    ).row
     job_run(Job.objects.get().pk)
     machine.refresh_from_db()
 
     async def scenario():
         async with opened(f"/ws/tenancies/{physics.pk}/?machine={machine.pk}", cookie) as page:
             # Asked for elsewhere (another tab, the API): the page's jobs table gains it.
-            rule = await sync_to_async(services.firewall_rule_add)(
+            rule, _ = await sync_to_async(services.firewall_rule_add)(
                 machine=machine, user=physicist, protocol="tcp", port_min=8888
             )
             html = await receive_until(page, 'id="machine-jobs"')
@@ -75,7 +77,7 @@ def test_a_machine_deleted_before_the_page_connects_still_leaves_the_list(physic
     the group; the page then showed the gone machine until reloaded."""
     machine = services.machine_create(
         tenancy=physics, user=physicist, name="gone-early", image_id=ubuntu, size_id=small
-    )
+    ).row
     job_run(Job.objects.get().pk)
     browser = Client()
     browser.force_login(physicist)

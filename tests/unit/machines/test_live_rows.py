@@ -64,7 +64,7 @@ def test_a_detach_re_renders_the_machine_the_volume_left(
 def test_an_ip_change_is_published_for_its_machine_and_rows_only_of_the_tenancy(
     physics, biology, physicist, machine, published, django_capture_on_commit_callbacks
 ):
-    ip = services.external_ip_allocate(tenancy=physics, user=physicist)
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist).row
     run_latest(ip)
     with django_capture_on_commit_callbacks(execute=True):
         services.external_ip_attach(ip=ip, machine=machine, user=physicist)

@@ -31,7 +31,7 @@ def run_latest(target) -> Job:
 def create(physics, physicist, ubuntu, small, **kwargs) -> Machine:
     return services.machine_create(
         tenancy=physics, user=physicist, name=kwargs.pop("name", "analysis-1"), image_id=ubuntu, size_id=small, **kwargs
-    )
+    ).row
 
 
 def test_create_records_a_building_row_then_the_job_makes_it_active(physics, physicist, ubuntu, small, ssh_key):
@@ -144,7 +144,7 @@ def test_external_ip_allocate_attach_detach_release(physics, physicist, ubuntu, 
     machine = create(physics, physicist, ubuntu, small)
     run_latest(machine)
     machine.refresh_from_db()
-    ip = services.external_ip_allocate(tenancy=physics, user=physicist)
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist).row
     assert run_latest(ip).state == Job.State.SUCCEEDED
     ip.refresh_from_db()
     assert ip.address
@@ -177,7 +177,7 @@ def test_volume_create_attach_detach_delete(physics, physicist, ubuntu, small):
         services.volume_create(tenancy=physics, user=physicist, name="", size_gb=0)
     assert set(refused.value.fields) == {"name", "size_gb"}
 
-    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=50)
+    volume = services.volume_create(tenancy=physics, user=physicist, name="data", size_gb=50).row
     assert run_latest(volume).state == Job.State.SUCCEEDED
     volume.refresh_from_db()
     assert volume.status == "AVAILABLE"
@@ -306,8 +306,8 @@ def test_a_resumed_create_deletes_a_second_server_an_earlier_attempt_asked_for(p
 
 
 def test_another_tenancys_machine_cannot_be_attached(physics, biology, physicist, biologist, ubuntu, small):
-    theirs = services.machine_create(tenancy=biology, user=biologist, name="theirs", image_id=ubuntu, size_id=small)
-    ip = services.external_ip_allocate(tenancy=physics, user=physicist)
+    theirs = services.machine_create(tenancy=biology, user=biologist, name="theirs", image_id=ubuntu, size_id=small).row
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist).row
     run_latest(ip)
     ip.refresh_from_db()
     with pytest.raises(BadInput):

@@ -1,0 +1,67 @@
+"""/api/v1/tenancies/{tenancy_id}/external-ips/: a tenancy's external (floating) IPs."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core.resources.api import created_example
+from apps.jobs.models import Job
+
+from .. import selectors, services
+from ..models import ExternalIp, Machine
+from .machines import ACCEPTED, AttachActions
+from .serializers import ExternalIpAcceptedSerializer, ExternalIpSerializer
+
+
+@extend_schema(tags=["external-ips"])
+@extend_schema_view(
+    list=extend_schema(summary="List external IPs"),
+    retrieve=extend_schema(summary="Get an external IP"),
+    attach=extend_schema(
+        summary="Attach an external IP to a machine",
+        description="`machine_id` must be a machine of this tenancy (400 otherwise); 409 if the IP or the machine "
+        "is busy, the IP is attached already or the machine has an external IP.",
+    ),
+    detach=extend_schema(summary="Detach an external IP", description="409 unless attached."),
+)
+class ExternalIpViewSet(AttachActions, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """External (floating) IPs of one of your tenancies."""
+
+    serializer_class = ExternalIpSerializer
+    queryset = ExternalIp.objects.none()
+    rows = staticmethod(selectors.external_ip_list)
+    not_found = "No such external IP."
+
+    @extend_schema(
+        summary="Allocate an external IP",
+        description="Answers 202 with the job that allocates it and, in `external_ip`, the new IP's id and url. "
+        "Over quota: 409; a cloud without external IPs: 400.",
+        request=None,
+        responses={202: ExternalIpAcceptedSerializer},
+        examples=[
+            created_example(
+                "Allocating",
+                kind="machines.ip_allocate",
+                label="Allocate external IP",
+                target_type="machines.externalip",
+                name="new external IP",
+                field="external_ip",
+                ref={"id": 7, "url": "https://atrium.example.org/api/v1/tenancies/3/external-ips/7/", "address": None},
+            )
+        ],
+    )
+    def create(self, request: Request, tenancy_id: str) -> Response:
+        return self.accepted(
+            services.external_ip_allocate(tenancy=self.tenancy(), user=self.user), ExternalIpAcceptedSerializer
+        )
+
+    @extend_schema(summary="Release an external IP", responses=ACCEPTED, description="409 while attached or busy.")
+    def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
+        return self.accepted(services.external_ip_release(ip=self.get_object(), user=self.user))
+
+    def attach_row(self, row: ExternalIp, machine: Machine) -> Job:
+        return services.external_ip_attach(ip=row, machine=machine, user=self.user)
+
+    def detach_row(self, row: ExternalIp) -> Job:
+        return services.external_ip_detach(ip=row, user=self.user)
