@@ -5,6 +5,7 @@ Tested on the publishing side (no socket): what is sent for which object."""
 
 import pytest
 
+from apps.core.resources import services as resource_services
 from apps.jobs.live import live_resources
 from apps.machines import services
 
@@ -18,7 +19,7 @@ def published(monkeypatch):
     def record(*, tenancy_id, resource, object_id, created=False):
         sent.append((tenancy_id, resource, object_id))
 
-    monkeypatch.setattr(services, "resource_changed_publish", record)
+    monkeypatch.setattr(resource_services, "resource_changed_publish", record)
     return sent
 
 
