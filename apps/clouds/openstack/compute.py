@@ -222,10 +222,12 @@ class OpenStackCompute(OpenStackBase):
 
 
 def _unknown_image(exc: Exception) -> bool:
-    """Whether Nova refused a server for its image: one the project cannot see ("Image ... could
-    not be found.") or an id that is none ("Invalid imageRef provided.")."""
+    """Whether Nova refused a server for its image: one the project cannot see ("Can not find
+    requested image", or "Image ... could not be found.") or an id that is none ("Invalid
+    imageRef provided.")."""
     if not isinstance(exc, sdk.CLIENT_ERRORS):
         return False
     translated = sdk.translate(exc)
     said = translated.message.lower()
-    return isinstance(translated, BadInput) and ("imageref" in said or ("image" in said and "not be found" in said))
+    not_found = "not be found" in said or "not find" in said
+    return isinstance(translated, BadInput) and ("imageref" in said or ("image" in said and not_found))

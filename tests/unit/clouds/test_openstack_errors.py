@@ -118,6 +118,7 @@ def test_a_cloud_that_never_answers_is_a_retryable_timeout():
 @pytest.mark.parametrize(
     ("exc", "unknown"),
     [
+        (_http(400, "Can not find requested image"), True),  # what Nova says (the rig)
         (_http(400, "Image 00000000-0000-0000-0000-000000000000 could not be found."), True),
         (_http(400, "Invalid imageRef provided."), True),
         (_http(400, "Invalid key_name provided."), False),
