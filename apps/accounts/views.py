@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.confirm import Confirmation, confirm
-from apps.core.errors import ApplicationError, NotFound
+from apps.core.errors import ApplicationError
 
 from .forms import ApiTokenForm, LoginForm, SshKeyForm
 from .oidc import logout_response
@@ -104,16 +105,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
     """GET asks (scripts using the token stop working); POST revokes."""
-    try:
-        token = api_token_get(user=signed_in_user(request), token_key=token_key)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-
-    def revoke() -> HttpResponse:
-        api_token_revoke(token=token)
-        messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
-        return redirect("accounts:tokens")
-
+    token = api_token_get(user=signed_in_user(request), token_key=token_key)
     used = f"last used {timesince(token.last_used_at)} ago" if token.last_used_at else "never used"
     question = Confirmation(
         title=f"Revoke the API token “{token.name}” ({token.token_key}…)?",
@@ -123,7 +115,8 @@ def token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
             f"Scripts that use it are refused at once (it was {used}). It cannot be undone: make a new token for them."
         ],
     )
-    return confirm(request, question, revoke)
+    done = f"Token “{token.name}” revoked: it no longer works."
+    return _confirmed(request, question, lambda: api_token_revoke(token=token), done, "accounts:tokens")
 
 
 @login_required
@@ -145,16 +138,7 @@ def ssh_key_list_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def ssh_key_delete_view(request: HttpRequest, key_id: int) -> HttpResponse:
     """GET asks (machines made with the key keep it); POST removes it from Atrium."""
-    try:
-        key = ssh_key_get(user=signed_in_user(request), key_id=key_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-
-    def remove() -> HttpResponse:
-        ssh_key_delete(key=key)
-        messages.success(request, f"SSH key “{key.name}” removed.")
-        return redirect("accounts:ssh-keys")
-
+    key = ssh_key_get(user=signed_in_user(request), key_id=key_id)
     question = Confirmation(
         title=f"Remove the SSH key “{key.name}” ({key.fingerprint})?",
         button=f"Remove {key.name}",
@@ -165,4 +149,18 @@ def ssh_key_delete_view(request: HttpRequest, key_id: int) -> HttpResponse:
             "if the key is no longer safe.",
         ],
     )
-    return confirm(request, question, remove)
+    done = f"SSH key “{key.name}” removed."
+    return _confirmed(request, question, lambda: ssh_key_delete(key=key), done, "accounts:ssh-keys")
+
+
+def _confirmed(
+    request: HttpRequest, question: Confirmation, act: Callable[[], object], done: str, back: str
+) -> HttpResponse:
+    """GET: the question (apps.core.confirm); POST: `act`, say `done`, go to the page `back` names."""
+
+    def perform() -> HttpResponse:
+        act()
+        messages.success(request, done)
+        return redirect(back)
+
+    return confirm(request, question, perform)

@@ -142,12 +142,7 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
         return object_id in self.live_rows.get(name, ()) or name in self.live_new
 
     async def _send_resource(self, name: str, ids: list[int]) -> None:
-        parts = await self._render_resource(name, ids)
-        if parts is None:
-            await self.close(code=4404)
-            return
-        for part in parts:
-            await self.send(text_data=part)
+        await self._send_parts(await self._render_resource(name, ids))
 
     @database_sync_to_async  # type: ignore[untyped-decorator]
     def _render_resource(self, name: str, ids: list[int]) -> list[str] | None:
@@ -190,7 +185,10 @@ class TenancyEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # ch
         return job_id in self.rows or self.accept_new
 
     async def _send_jobs(self, job_ids: list[int]) -> None:
-        parts = await self._render(job_ids)
+        await self._send_parts(await self._render(job_ids))
+
+    async def _send_parts(self, parts: list[str] | None) -> None:
+        """Send rendered fragments; None (no longer a member of the tenancy) closes the socket."""
         if parts is None:
             await self.close(code=4404)
             return

@@ -6,11 +6,11 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ApplicationError, NotFound
+from apps.core.errors import ApplicationError
 
 from .filtersets import JobFilterSet
 from .live import object_page
@@ -21,16 +21,9 @@ from .services import SYNC_KIND, job_cancel, tenancy_sync_start
 LOG_LINES_SHOWN = 1000
 
 
-def _not_found(exc: NotFound) -> Http404:
-    return Http404(exc.message)
-
-
 @login_required
 def job_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
-    try:
-        tenancy, jobs = job_list_for_tenancy(user=request.user, tenancy_id=tenancy_id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    tenancy, jobs = job_list_for_tenancy(user=request.user, tenancy_id=tenancy_id)
     filterset = JobFilterSet(request.GET or None, queryset=jobs)
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     filtered = bool(filterset.form.data) and any(filterset.form.data.get(k) for k in ("state", "kind"))
@@ -51,10 +44,7 @@ def job_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
 
 @login_required
 def job_detail(request: HttpRequest, tenancy_id: int, job_id: int) -> HttpResponse:
-    try:
-        job = job_get_for_user(user=request.user, job_id=job_id, tenancy_id=tenancy_id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    job = job_get_for_user(user=request.user, job_id=job_id, tenancy_id=tenancy_id)
     lines = job_log_lines(job=job, limit=LOG_LINES_SHOWN)
     return render(
         request,
@@ -73,10 +63,7 @@ def job_detail(request: HttpRequest, tenancy_id: int, job_id: int) -> HttpRespon
 @login_required
 @require_POST
 def job_cancel_view(request: HttpRequest, tenancy_id: int, job_id: int) -> HttpResponse:
-    try:
-        job = job_get_for_user(user=request.user, job_id=job_id, tenancy_id=tenancy_id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    job = job_get_for_user(user=request.user, job_id=job_id, tenancy_id=tenancy_id)
     try:
         job = job_cancel(job=job, user=request.user)  # type: ignore[arg-type]  # login_required: a User
     except ApplicationError as exc:
@@ -96,10 +83,7 @@ def job_cancel_view(request: HttpRequest, tenancy_id: int, job_id: int) -> HttpR
 @login_required
 @require_POST
 def tenancy_sync_view(request: HttpRequest, tenancy_id: int) -> HttpResponse:
-    try:
-        tenancy, _ = job_list_for_tenancy(user=request.user, tenancy_id=tenancy_id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    tenancy, _ = job_list_for_tenancy(user=request.user, tenancy_id=tenancy_id)
     try:
         job = tenancy_sync_start(tenancy=tenancy, requested_by=request.user)  # type: ignore[arg-type]
     except ApplicationError as exc:

@@ -52,16 +52,20 @@ def firewall_rule_remove(rule: FirewallRule) -> Confirmation:
 
 def external_ip_release(ip: ExternalIp, back: str) -> Confirmation:
     lines = ["The address goes back to the cloud: the tenancy may not get the same one again."]
-    blocked = ""
-    if ip.machine_id:
-        blocked = f"It is attached to {ip.machine}: detach it first."
+    return _unless_attached(ip, f"Release the external IP {ip}?", f"Release {ip}", back, lines)
+
+
+def _unless_attached(
+    obj: ExternalIp | Volume, title: str, button: str, back: str, lines: list[str], machine_as: str = ""
+) -> Confirmation:
+    """Releasing or deleting: refused while `obj` is attached to a machine."""
     return Confirmation(
-        title=f"Release the external IP {ip}?",
-        button=f"Release {ip}",
+        title=title,
+        button=button,
         back=back,
         consequences=lines,
-        blocked=blocked,
-        tenancy=ip.tenancy,
+        blocked=f"It is attached to {machine_as}{obj.machine}: detach it first." if obj.machine_id else "",
+        tenancy=obj.tenancy,
     )
 
 
@@ -94,14 +98,6 @@ def volume_detach(volume: Volume, back: str) -> Confirmation:
 
 
 def volume_delete(volume: Volume, back: str) -> Confirmation:
-    blocked = ""
-    if volume.machine_id:
-        blocked = f"It is attached to the machine {volume.machine}: detach it first."
-    return Confirmation(
-        title=f"Delete the volume {volume.name} ({volume.size_gb} GB)?",
-        button=f"Delete {volume.name}",
-        back=back,
-        consequences=[f"Its data ({volume.size_gb} GB) is lost. It cannot be undone."],
-        blocked=blocked,
-        tenancy=volume.tenancy,
-    )
+    title = f"Delete the volume {volume.name} ({volume.size_gb} GB)?"
+    lines = [f"Its data ({volume.size_gb} GB) is lost. It cannot be undone."]
+    return _unless_attached(volume, title, f"Delete {volume.name}", back, lines, machine_as="the machine ")

@@ -82,52 +82,46 @@ class ActionForm(forms.Form):
     """No fields: the action is in the URL."""
 
 
-class ExternalIpAttachForm(ServiceForm):
-    ip = forms.ModelChoiceField(
-        queryset=ExternalIp.objects.none(),
-        required=False,
-        empty_label="Allocate a new one",
-        label="External IP",
+def _select(
+    model: type[ExternalIp | Volume | Machine], label: str, empty_label: str, **kwargs: Any
+) -> "forms.ModelChoiceField[Any]":
+    """A small select among rows the view gives (`ChoiceForm`'s `choices`)."""
+    return forms.ModelChoiceField(
+        queryset=model.objects.none(),
+        label=label,
+        empty_label=empty_label,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        **kwargs,
     )
 
-    def __init__(self, *args: Any, free_ips: QuerySet[ExternalIp], **kwargs: Any) -> None:
+
+class ChoiceForm(ServiceForm):
+    """One field (`choice` names it), a select among `choices`: the rows of the tenancy that fit."""
+
+    choice = ""
+
+    def __init__(self, *args: Any, choices: QuerySet[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["ip"]
-        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
-        field.queryset = free_ips
+        field = self.fields[self.choice]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared by the subclass
+        field.queryset = choices
 
 
-class VolumeAttachForm(ServiceForm):
-    volume = forms.ModelChoiceField(
-        queryset=Volume.objects.none(),
-        label="Volume",
-        empty_label="Choose a volume…",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
-
-    def __init__(self, *args: Any, free_volumes: QuerySet[Volume], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["volume"]
-        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
-        field.queryset = free_volumes
+class ExternalIpAttachForm(ChoiceForm):
+    choice = "ip"
+    ip = _select(ExternalIp, "External IP", "Allocate a new one", required=False)
 
 
-class MachineAttachForm(ServiceForm):
+class VolumeAttachForm(ChoiceForm):
+    choice = "volume"
+    volume = _select(Volume, "Volume", "Choose a volume…")
+
+
+class MachineAttachForm(ChoiceForm):
     """Attach this IP or volume to one of the tenancy's machines."""
 
-    machine = forms.ModelChoiceField(
-        queryset=Machine.objects.none(),
-        label="Machine",
-        empty_label="Choose a machine…",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
-
-    def __init__(self, *args: Any, machines: QuerySet[Machine], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["machine"]
-        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
-        field.queryset = machines
+    choice = "machine"
+    machine = _select(Machine, "Machine", "Choose a machine…")
 
 
 class VolumeCreateForm(ServiceForm):

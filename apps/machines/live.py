@@ -2,6 +2,7 @@
 declared (apps.jobs.live.LiveRows): a change of an IP, a volume or a firewall rule also
 re-renders the machine it is (or was) attached to."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -56,6 +57,27 @@ def _ip_extra(tenancy_id: int) -> dict[str, Any]:
     return {"attach_machines": list(machines)}
 
 
+def _attached_rows(
+    model: type[ExternalIp | Volume],
+    template: str,
+    route: str,
+    context: Callable[[int], dict[str, Any]],
+    context_name: str = "",
+) -> LiveRows:
+    """An external IP or a volume: a row of its tenancy's list (`route`, where a job's page links
+    to it), re-rendering the machine it is (or was) attached to."""
+    anchor = f"#{model._meta.model_name}-row-"
+    return LiveRows(
+        model=model,
+        template=template,
+        context_name=context_name,
+        parents=("machine",),
+        select_related=("machine", "created_by"),
+        context=context,
+        page=lambda row: reverse(route, args=[row.tenancy_id]) + f"{anchor}{row.pk}",
+    )
+
+
 def register() -> None:
     register_live_rows(
         LiveRows(
@@ -67,27 +89,8 @@ def register() -> None:
             page=lambda machine: reverse("machines:detail", args=[machine.tenancy_id, machine.pk]),
         )
     )
-    register_live_rows(
-        LiveRows(
-            model=ExternalIp,
-            template="machines/_ip_row.html",
-            context_name="ip",
-            parents=("machine",),
-            select_related=("machine", "created_by"),
-            context=_ip_extra,
-            page=lambda ip: reverse("machines:ips", args=[ip.tenancy_id]) + f"#externalip-row-{ip.pk}",
-        )
-    )
-    register_live_rows(
-        LiveRows(
-            model=Volume,
-            template="machines/_volume_row.html",
-            parents=("machine",),
-            select_related=("machine", "created_by"),
-            context=_volume_extra,
-            page=lambda volume: reverse("machines:volumes", args=[volume.tenancy_id]) + f"#volume-row-{volume.pk}",
-        )
-    )
+    register_live_rows(_attached_rows(ExternalIp, "machines/_ip_row.html", "machines:ips", _ip_extra, "ip"))
+    register_live_rows(_attached_rows(Volume, "machines/_volume_row.html", "machines:volumes", _volume_extra))
     register_live_rows(
         LiveRows(
             model=FirewallRule,

@@ -27,6 +27,7 @@ from apps.clouds.registry import driver_for_tenancy
 from apps.core.confirm import Confirmation, confirm
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.middleware import same_site
+from apps.core.resources.pages import PAGE_SIZE, list_page
 from apps.jobs.models import Job
 
 from . import confirmations, selectors, services
@@ -42,7 +43,6 @@ from .forms import (
 )
 from .models import ExternalIp, Machine, Volume
 
-PAGE_SIZE = 50
 CONSOLE_LOG_LINES = 200
 
 
@@ -210,10 +210,10 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
         "capabilities": capabilities,
         "ips": machine.ips.all(),
         "volumes": machine.volumes.all(),
-        "ip_form": ExternalIpAttachForm(free_ips=selectors.external_ips_free(tenancy=tenancy))
+        "ip_form": ExternalIpAttachForm(choices=selectors.external_ips_free(tenancy=tenancy))
         if capabilities.external_ips
         else None,
-        "volume_form": VolumeAttachForm(free_volumes=selectors.volumes_free(tenancy=tenancy))
+        "volume_form": VolumeAttachForm(choices=selectors.volumes_free(tenancy=tenancy))
         if capabilities.volumes
         else None,
         "jobs": selectors.machine_jobs(machine=machine)[:20],
@@ -296,7 +296,7 @@ def machine_console(request: HttpRequest, tenancy_id: int, machine_id: int) -> H
 def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     user = signed_in_user(request)
     machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
-    form = ExternalIpAttachForm(request.POST, free_ips=selectors.external_ips_free(tenancy=machine.tenancy))
+    form = ExternalIpAttachForm(request.POST, choices=selectors.external_ips_free(tenancy=machine.tenancy))
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's free external IPs.")
     ip = form.cleaned_data["ip"]
@@ -314,7 +314,7 @@ def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) ->
 def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     user = signed_in_user(request)
     machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
-    form = VolumeAttachForm(request.POST, free_volumes=selectors.volumes_free(tenancy=machine.tenancy))
+    form = VolumeAttachForm(request.POST, choices=selectors.volumes_free(tenancy=machine.tenancy))
     if not form.is_valid():
         raise BadInput("Choose one of the tenancy's available volumes.")
     volume = form.cleaned_data["volume"]
@@ -395,22 +395,9 @@ def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, ips = selectors.external_ip_list(user=request.user, tenancy_id=tenancy_id)
     capabilities = capabilities_get(tenancy=tenancy, user=signed_in_user(request))
     machines = selectors.machines_attachable(tenancy=tenancy)
-    return render(
-        request,
-        "machines/external_ips.html",
-        {
-            "tenancy": tenancy,
-            "capabilities": capabilities,
-            "attach_machines": list(machines.filter(external_ip__isnull=True)),
-            **_page(request, ips, "ips"),
-        },
-    )
-
-
-def _page(request: HttpRequest, rows: Any, name: str) -> dict[str, Any]:
-    """One page of a tenancy's list; new rows appear live on the first page only."""
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    return {name: page.object_list, "page": page, "query": "", "live_new": page.number == 1}
+    attach_machines = list(machines.filter(external_ip__isnull=True))
+    context = {"capabilities": capabilities, "attach_machines": attach_machines}
+    return list_page(request, "machines/external_ips.html", tenancy, ips, "ips", context)
 
 
 @login_required
@@ -432,12 +419,7 @@ def _ip(request: HttpRequest, tenancy_id: int, ip_id: int) -> tuple[User, Extern
 @require_POST
 def external_ip_attach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
     user, ip = _ip(request, tenancy_id, ip_id)
-    form = MachineAttachForm(request.POST, machines=Machine.objects.filter(tenancy=ip.tenancy))
-    if not form.is_valid():
-        raise BadInput("Choose one of the tenancy's machines.")
-    job = services.external_ip_attach(ip=ip, machine=form.cleaned_data["machine"], user=user)
-    _started(request, f"Attaching {ip} to {form.cleaned_data['machine']}", job)
-    return _back(request, reverse("machines:ips", args=[tenancy_id]))
+    return _attach(request, ip, str(ip), lambda machine: services.external_ip_attach(ip=ip, machine=machine, user=user))
 
 
 @login_required
@@ -445,9 +427,8 @@ def external_ip_attach(request: HttpRequest, tenancy_id: int, ip_id: int) -> Htt
 def external_ip_detach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
     """GET asks (naming the machine that loses the address); POST detaches."""
     user, ip = _ip(request, tenancy_id, ip_id)
-    back = _next(request, reverse("machines:ips", args=[tenancy_id]))
-    question = confirmations.external_ip_detach(ip, back)
-    return _confirmed(request, question, lambda: services.external_ip_detach(ip=ip, user=user), f"Detaching {ip}", back)
+    start = lambda: services.external_ip_detach(ip=ip, user=user)  # noqa: E731
+    return _row_confirmed(request, ip, confirmations.external_ip_detach, start, f"Detaching {ip}", stay=True)
 
 
 @login_required
@@ -455,10 +436,38 @@ def external_ip_detach(request: HttpRequest, tenancy_id: int, ip_id: int) -> Htt
 def external_ip_release(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
     """GET asks (the address goes back to the cloud); POST releases."""
     user, ip = _ip(request, tenancy_id, ip_id)
-    back = reverse("machines:ips", args=[tenancy_id])
-    question = confirmations.external_ip_release(ip, back)
     start = lambda: services.external_ip_release(ip=ip, user=user)  # noqa: E731
-    return _confirmed(request, question, start, f"Releasing {ip}", back)
+    return _row_confirmed(request, ip, confirmations.external_ip_release, start, f"Releasing {ip}")
+
+
+def _list_url(row: ExternalIp | Volume) -> str:
+    """The tenancy's list page of `row`'s kind."""
+    name = "machines:ips" if isinstance(row, ExternalIp) else "machines:volumes"
+    return reverse(name, args=[row.tenancy_id])
+
+
+def _attach(request: HttpRequest, row: ExternalIp | Volume, what: str, start: Callable[[Machine], Job]) -> HttpResponse:
+    """POST from a list row: attach `row` to the machine chosen (one of its tenancy's), then go back."""
+    form = MachineAttachForm(request.POST, choices=Machine.objects.filter(tenancy=row.tenancy))
+    if not form.is_valid():
+        raise BadInput("Choose one of the tenancy's machines.")
+    machine = form.cleaned_data["machine"]
+    _started(request, f"Attaching {what} to {machine}", start(machine))
+    return _back(request, _list_url(row))
+
+
+def _row_confirmed(
+    request: HttpRequest,
+    row: ExternalIp | Volume,
+    question: Callable[[Any, str], Confirmation],
+    start: Callable[[], Job],
+    what: str,
+    *,
+    stay: bool = False,
+) -> HttpResponse:
+    """A list row's confirmed action; afterwards the list (or, with `stay`, the page asked from)."""
+    back = _next(request, _list_url(row)) if stay else _list_url(row)
+    return _confirmed(request, question(row, back), start, what, back)
 
 
 # --- volumes ----------------------------------------------------------------------------------------------
@@ -482,17 +491,10 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Creating the volume {volume.name}.")
             return redirect("machines:volumes", tenancy_id=tenancy_id)
-    return render(
-        request,
-        "machines/volumes.html",
-        {
-            "tenancy": tenancy,
-            "form": form,
-            "capabilities": capabilities,
-            "attach_machines": list(selectors.machines_attachable(tenancy=tenancy)),
-            **_page(request, volumes, "volumes"),
-        },
-        status=400 if form.errors else 200,
+    attach_machines = list(selectors.machines_attachable(tenancy=tenancy))
+    context = {"form": form, "capabilities": capabilities, "attach_machines": attach_machines}
+    return list_page(
+        request, "machines/volumes.html", tenancy, volumes, "volumes", context, status=400 if form.errors else 200
     )
 
 
@@ -505,12 +507,8 @@ def _volume(request: HttpRequest, tenancy_id: int, volume_id: int) -> tuple[User
 @require_POST
 def volume_attach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
     user, volume = _volume(request, tenancy_id, volume_id)
-    form = MachineAttachForm(request.POST, machines=Machine.objects.filter(tenancy=volume.tenancy))
-    if not form.is_valid():
-        raise BadInput("Choose one of the tenancy's machines.")
-    job = services.volume_attach(volume=volume, machine=form.cleaned_data["machine"], user=user)
-    _started(request, f"Attaching {volume.name} to {form.cleaned_data['machine']}", job)
-    return _back(request, reverse("machines:volumes", args=[tenancy_id]))
+    start = lambda machine: services.volume_attach(volume=volume, machine=machine, user=user)  # noqa: E731
+    return _attach(request, volume, volume.name, start)
 
 
 @login_required
@@ -518,10 +516,8 @@ def volume_attach(request: HttpRequest, tenancy_id: int, volume_id: int) -> Http
 def volume_detach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
     """GET asks (naming the machine it leaves); POST detaches."""
     user, volume = _volume(request, tenancy_id, volume_id)
-    back = _next(request, reverse("machines:volumes", args=[tenancy_id]))
-    question = confirmations.volume_detach(volume, back)
     start = lambda: services.volume_detach(volume=volume, user=user)  # noqa: E731
-    return _confirmed(request, question, start, f"Detaching {volume.name}", back)
+    return _row_confirmed(request, volume, confirmations.volume_detach, start, f"Detaching {volume.name}", stay=True)
 
 
 @login_required
@@ -529,7 +525,5 @@ def volume_detach(request: HttpRequest, tenancy_id: int, volume_id: int) -> Http
 def volume_delete(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
     """GET asks (naming the volume, its size and that its data is lost); POST deletes."""
     user, volume = _volume(request, tenancy_id, volume_id)
-    back = reverse("machines:volumes", args=[tenancy_id])
-    question = confirmations.volume_delete(volume, back)
     start = lambda: services.volume_delete(volume=volume, user=user)  # noqa: E731
-    return _confirmed(request, question, start, f"Deleting {volume.name}", back)
+    return _row_confirmed(request, volume, confirmations.volume_delete, start, f"Deleting {volume.name}")

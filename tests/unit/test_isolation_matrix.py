@@ -212,7 +212,7 @@ ROUTES: dict[str, tuple[Call, ...]] = {
     "machines:list": GET,
     "machines:create": GET,
     "machines:create-quotas": GET,
-    "machines:quotas": GET,
+    "machines:quotas": GET,  # the tenancy overview's quota meters
     "machines:detail": GET,
     "machines:console-log": GET,
     "machines:console": GET,

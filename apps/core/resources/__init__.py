@@ -14,6 +14,7 @@ as it is. Plain functions and small classes, one module per part:
   (with `reconcile_tenancy` around it) for every sync hook.
 - `api`: `TenancyViewSet`, the API viewset base (tenancy from the URL, selector scoping,
   202 + job + `Location`), `accepted_serializer`, `tenancy_routes`, `created_example`.
+- `pages`: `list_page`, a tenancy's HTML list page (paginated, new rows live on page one).
 
 docs/adding-a-resource.md shows them used, step by step.
 """

@@ -1,6 +1,6 @@
 """/api/v1/tenancies/{tenancy_id}/external-ips/: a tenancy's external (floating) IPs."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,20 +10,16 @@ from apps.jobs.models import Job
 
 from .. import selectors, services
 from ..models import ExternalIp, Machine
-from .machines import ACCEPTED, AttachActions
+from .machines import ACCEPTED, AttachActions, attachable_schema
 from .serializers import ExternalIpAcceptedSerializer, ExternalIpSerializer
 
 
 @extend_schema(tags=["external-ips"])
-@extend_schema_view(
-    list=extend_schema(summary="List external IPs"),
-    retrieve=extend_schema(summary="Get an external IP"),
-    attach=extend_schema(
-        summary="Attach an external IP to a machine",
-        description="`machine_id` must be a machine of this tenancy (400 otherwise); 409 if the IP or the machine "
-        "is busy, the IP is attached already or the machine has an external IP.",
-    ),
-    detach=extend_schema(summary="Detach an external IP", description="409 unless attached."),
+@attachable_schema(
+    "an external IP",
+    "external IPs",
+    attach_409="if the IP or the machine is busy, the IP is attached already or the machine has an external IP",
+    detach_409="unless attached",
 )
 class ExternalIpViewSet(AttachActions, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """External (floating) IPs of one of your tenancies."""

@@ -37,7 +37,7 @@ ACCEPTED = {202: JobSerializer}
 class AttachActions(TenancyViewSet):
     """`attach/` (to the machine named in the body) and `detach/` for a row that attaches to a
     machine (external IPs, volumes): the viewset says how (`attach_row`, `detach_row`) and
-    describes both in its `extend_schema_view`."""
+    describes both with `attachable_schema`."""
 
     def attach_row(self, row: Any, machine: Machine) -> Job:
         raise NotImplementedError
@@ -59,6 +59,20 @@ class AttachActions(TenancyViewSet):
     @action(detail=True, methods=["post"])
     def detach(self, request: Request, tenancy_id: str, pk: str) -> Response:
         return self.accepted(self.detach_row(self.get_object()))
+
+
+def attachable_schema(one: str, many: str, attach_409: str, detach_409: str) -> Any:
+    """The `extend_schema_view` of an `AttachActions` viewset: its list, get, attach and detach,
+    `one` ("a volume") and `many` ("volumes") naming its rows; `*_409` say when each conflicts."""
+    return extend_schema_view(
+        list=extend_schema(summary=f"List {many}"),
+        retrieve=extend_schema(summary=f"Get {one}"),
+        attach=extend_schema(
+            summary=f"Attach {one} to a machine",
+            description=f"`machine_id` must be a machine of this tenancy (400 otherwise); 409 {attach_409}.",
+        ),
+        detach=extend_schema(summary=f"Detach {one}", description=f"409 {detach_409}."),
+    )
 
 
 def machine_in_body(view: InTenancy, data: Any) -> Machine:

@@ -39,6 +39,16 @@ class _Linked(serializers.Serializer[Any]):
         return _url(self, self.route, obj)
 
 
+class _LinkedModel(serializers.ModelSerializer[Any]):
+    # A tenancy's object as listed, with its url (subclasses say which route). A comment, not
+    # a docstring: drf-spectacular would describe every subclass without one of its own with it.
+    route = ""
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, obj: Machine | ExternalIp | Volume) -> str:
+        return _url(self, self.route, obj)
+
+
 class MachineRefSerializer(_Linked):
     route = "machine"
     name = serializers.CharField(read_only=True)
@@ -70,10 +80,10 @@ class SizeRefSerializer(serializers.Serializer[Machine]):
     disk_gb = serializers.IntegerField(read_only=True)
 
 
-class MachineSerializer(serializers.ModelSerializer[Machine]):
+class MachineSerializer(_LinkedModel):
     """A machine as listed: the request and what the cloud was last seen to have."""
 
-    url = serializers.SerializerMethodField()
+    route = "machine"
     status_label = serializers.CharField(read_only=True, help_text="The task while Atrium works on it, else status.")
     image = ImageRefSerializer(source="*", read_only=True)
     size = SizeRefSerializer(source="*", read_only=True)
@@ -110,9 +120,6 @@ class MachineSerializer(serializers.ModelSerializer[Machine]):
             "external": {"help_text": "Found on the cloud by a sync, not created through Atrium."},
         }
 
-    def get_url(self, machine: Machine) -> str:
-        return _url(self, "machine", machine)
-
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_actions(self, machine: Machine) -> list[str]:
         return services.machine_actions(machine)
@@ -135,15 +142,19 @@ class MachineDetailSerializer(MachineSerializer):
         read_only_fields = fields
 
 
-class MachineCreateSerializer(serializers.Serializer[Any]):
+def _name_field() -> serializers.CharField:
     # The name rule (1 to 255 characters, unique in the tenancy, apps.core.names) is the
     # services' one, so the API and the page say the same thing; here for the schema too.
-    name = serializers.CharField(
+    return serializers.CharField(
         trim_whitespace=False,
         max_length=255,
         validators=[name_validator],
         help_text=f"1 to 255 characters, unique in the tenancy. {NAME_RULE}",
     )
+
+
+class MachineCreateSerializer(serializers.Serializer[Any]):
+    name = _name_field()
     image_id = serializers.CharField(allow_blank=True, help_text="An id from images/.")
     size_id = serializers.CharField(allow_blank=True, help_text="An id from sizes/.")
     ssh_key_id = serializers.IntegerField(
@@ -190,10 +201,14 @@ class ConsoleSerializer(serializers.Serializer[Any]):
     url = serializers.URLField(help_text="Atrium's console page: open it in a browser signed in to Atrium.")
 
 
-class ExternalIpSerializer(serializers.ModelSerializer[ExternalIp]):
-    url = serializers.SerializerMethodField()
+class _AttachedRow(_LinkedModel):
+    # An external IP or a volume: the machine it is attached to, if any.
     machine = MachineRefSerializer(read_only=True, allow_null=True, help_text="The machine it is attached to.")
     created_by = person_field("Null for those made outside Atrium.")
+
+
+class ExternalIpSerializer(_AttachedRow):
+    route = "external-ip"
 
     class Meta:
         model = ExternalIp
@@ -215,9 +230,6 @@ class ExternalIpSerializer(serializers.ModelSerializer[ExternalIp]):
             "with_machine": {"help_text": "Allocated with a machine: released when the machine is deleted."},
         }
 
-    def get_url(self, ip: ExternalIp) -> str:
-        return _url(self, "external-ip", ip)
-
 
 ExternalIpAcceptedSerializer = accepted_serializer(
     "ExternalIpAcceptedSerializer",
@@ -228,11 +240,9 @@ ExternalIpAcceptedSerializer = accepted_serializer(
 )
 
 
-class VolumeSerializer(serializers.ModelSerializer[Volume]):
-    url = serializers.SerializerMethodField()
+class VolumeSerializer(_AttachedRow):
+    route = "volume"
     status_label = serializers.CharField(read_only=True)
-    machine = MachineRefSerializer(read_only=True, allow_null=True, help_text="The machine it is attached to.")
-    created_by = person_field("Null for those made outside Atrium.")
 
     class Meta:
         model = Volume
@@ -253,17 +263,9 @@ class VolumeSerializer(serializers.ModelSerializer[Volume]):
         ]
         read_only_fields = fields
 
-    def get_url(self, volume: Volume) -> str:
-        return _url(self, "volume", volume)
-
 
 class VolumeCreateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(
-        trim_whitespace=False,
-        max_length=255,
-        validators=[name_validator],
-        help_text=f"1 to 255 characters, unique in the tenancy. {NAME_RULE}",
-    )
+    name = _name_field()
     size_gb = serializers.IntegerField(
         min_value=1, max_value=services.VOLUME_MAX_GB, help_text=f"1 to {services.VOLUME_MAX_GB}."
     )

@@ -1,6 +1,6 @@
 """/api/v1/tenancies/{tenancy_id}/volumes/: a tenancy's block storage volumes."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,20 +9,16 @@ from apps.jobs.models import Job
 
 from .. import selectors, services
 from ..models import Machine, Volume
-from .machines import ACCEPTED, AttachActions
+from .machines import ACCEPTED, AttachActions, attachable_schema
 from .serializers import VolumeAcceptedSerializer, VolumeCreateSerializer, VolumeSerializer
 
 
 @extend_schema(tags=["volumes"])
-@extend_schema_view(
-    list=extend_schema(summary="List volumes"),
-    retrieve=extend_schema(summary="Get a volume"),
-    attach=extend_schema(
-        summary="Attach a volume to a machine",
-        description="`machine_id` must be a machine of this tenancy (400 otherwise); 409 unless the volume is "
-        "available and the machine active or stopped.",
-    ),
-    detach=extend_schema(summary="Detach a volume", description="409 unless in use."),
+@attachable_schema(
+    "a volume",
+    "volumes",
+    attach_409="unless the volume is available and the machine active or stopped",
+    detach_409="unless in use",
 )
 class VolumeViewSet(AttachActions, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Block storage volumes of one of your tenancies."""
