@@ -149,7 +149,7 @@ def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            machine = services.machine_create(
+            machine, job = services.machine_create(
                 tenancy=tenancy,
                 user=user,
                 name=data["name"],
@@ -158,11 +158,11 @@ def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
                 ssh_key=data["ssh_key"],
                 external_ip=bool(data.get("external_ip")),
                 console=bool(data["console"]),
-            ).row
+            )
         except (BadInput, Conflict) as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, f"Creating {machine.name}. It is listed below as building until it is up.")
+            _started(request, f"Creating {machine.name} (listed below as building until it is up)", job)
             return redirect("machines:list", tenancy_id=tenancy.pk)
     context = {"tenancy": tenancy, "form": form, "sizes": catalogue.sizes, **_quota_context(tenancy, form, user)}
     status = 400 if form.errors else 200
@@ -405,8 +405,8 @@ def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
 def external_ip_allocate(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     user = signed_in_user(request)
     tenancy, _ = selectors.external_ip_list(user=user, tenancy_id=tenancy_id)
-    services.external_ip_allocate(tenancy=tenancy, user=user)
-    messages.success(request, "Allocating an external IP; its address appears here in a moment.")
+    job = services.external_ip_allocate(tenancy=tenancy, user=user).job
+    _started(request, "Allocating an external IP (its address appears here in a moment)", job)
     return redirect("machines:ips", tenancy_id=tenancy_id)
 
 
@@ -483,13 +483,13 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     form = VolumeCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            volume = services.volume_create(
+            volume, job = services.volume_create(
                 tenancy=tenancy, user=user, name=form.cleaned_data["name"], size_gb=form.cleaned_data["size_gb"]
-            ).row
+            )
         except (BadInput, Conflict) as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, f"Creating the volume {volume.name}.")
+            _started(request, f"Creating the volume {volume.name}", job)
             return redirect("machines:volumes", tenancy_id=tenancy_id)
     attach_machines = list(selectors.machines_attachable(tenancy=tenancy))
     context = {"form": form, "capabilities": capabilities, "attach_machines": attach_machines}

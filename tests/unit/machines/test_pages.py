@@ -153,8 +153,12 @@ def test_volumes_page_creates_and_refuses_bad_sizes(physics, physicist_client):
     assert response.status_code == 400
     assert "greater than or equal to 1" in response.content.decode()
     response = physicist_client.post(url, {"name": "data", "size_gb": "20"}, follow=True)
-    assert "Creating the volume data." in response.content.decode()
     volume = Volume.objects.get()
+    job = Job.objects.get(target_id=str(volume.pk), kind="machines.volume_create")
+    job_url = reverse("jobs:detail", args=[physics.pk, job.pk])
+    assert f'Creating the volume data: job #{job.pk} started. <a class="alert-link" href="{job_url}">Follow it</a>' in (
+        response.content.decode()
+    )
     run_latest(volume)
     assert "Available" in physicist_client.get(url).content.decode()
 
