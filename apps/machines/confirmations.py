@@ -10,7 +10,7 @@ from .templatetags.machines import firewall_remove_question
 
 
 def _machine_page(machine: Machine) -> str:
-    return reverse("machines:detail", args=[machine.tenancy_id, machine.pk])
+    return reverse("machines:machine-detail", args=[machine.tenancy_id, machine.pk])
 
 
 def machine_delete(machine: Machine) -> Confirmation:

@@ -86,15 +86,19 @@ def register() -> None:
             select_related=("created_by",),
             context=_machine_row_context,
             detail=_detail,
-            page=lambda machine: reverse("machines:detail", args=[machine.tenancy_id, machine.pk]),
+            page=lambda machine: reverse("machines:machine-detail", args=[machine.tenancy_id, machine.pk]),
         )
     )
-    register_live_rows(_attached_rows(ExternalIp, "machines/_ip_row.html", "machines:ips", _ip_extra, "ip"))
-    register_live_rows(_attached_rows(Volume, "machines/_volume_row.html", "machines:volumes", _volume_extra))
+    register_live_rows(
+        _attached_rows(ExternalIp, "machines/_ip_row.html", "machines:external-ip-list", _ip_extra, "ip")
+    )
+    register_live_rows(_attached_rows(Volume, "machines/_volume_row.html", "machines:volume-list", _volume_extra))
     register_live_rows(
         LiveRows(
             model=FirewallRule,
             parents=("machine",),
-            page=lambda rule: reverse("machines:detail", args=[rule.tenancy_id, rule.machine_id]) + "#machine-firewall",
+            page=lambda rule: (
+                reverse("machines:machine-detail", args=[rule.tenancy_id, rule.machine_id]) + "#machine-firewall"
+            ),
         )
     )

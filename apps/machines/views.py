@@ -163,7 +163,7 @@ def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
             form.add_service_error(exc)
         else:
             _started(request, f"Creating {machine.name} (listed below as building until it is up)", job)
-            return redirect("machines:list", tenancy_id=tenancy.pk)
+            return redirect("machines:machine-list", tenancy_id=tenancy.pk)
     context = {"tenancy": tenancy, "form": form, "sizes": catalogue.sizes, **_quota_context(tenancy, form, user)}
     status = 400 if form.errors else 200
     return render(request, "machines/create.html", context, status=status)
@@ -259,7 +259,7 @@ def machine_action(request: HttpRequest, tenancy_id: int, machine_id: int, actio
     machine = selectors.machine_get(user=request.user, tenancy_id=tenancy_id, machine_id=machine_id)
     job = services.machine_action(machine=machine, user=signed_in_user(request), action=action)
     _started(request, f"{services.ACTIONS[action]['label']} {machine.name}", job)
-    return _back(request, reverse("machines:detail", args=[tenancy_id, machine.pk]))
+    return _back(request, reverse("machines:machine-detail", args=[tenancy_id, machine.pk]))
 
 
 @login_required
@@ -272,7 +272,7 @@ def machine_delete(request: HttpRequest, tenancy_id: int, machine_id: int) -> Ht
         confirmations.machine_delete(machine),
         lambda: services.machine_delete(machine=machine, user=signed_in_user(request)),
         f"Deleting {machine.name}",
-        reverse("machines:list", args=[tenancy_id]),
+        reverse("machines:machine-list", args=[tenancy_id]),
     )
 
 
@@ -306,7 +306,7 @@ def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) ->
     else:
         job = services.external_ip_attach(ip=ip, machine=machine, user=user)
         _started(request, f"Attaching {ip} to {machine.name}", job)
-    return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+    return redirect("machines:machine-detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
 @login_required
@@ -320,7 +320,7 @@ def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int
     volume = form.cleaned_data["volume"]
     job = services.volume_attach(volume=volume, machine=machine, user=user)
     _started(request, f"Attaching {volume.name} to {machine.name}", job)
-    return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+    return redirect("machines:machine-detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
 def _firewall_answer(
@@ -328,7 +328,7 @@ def _firewall_answer(
 ) -> HttpResponse:
     """After a firewall change: htmx gets the panel again (the form with its errors, or empty
     with `notice`); a plain request the page, with the errors (400) or redirected with `notice`."""
-    detail = reverse("machines:detail", args=[machine.tenancy_id, machine.pk])
+    detail = reverse("machines:machine-detail", args=[machine.tenancy_id, machine.pk])
     errors = form is not None and bool(form.errors)
     if not errors and not request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
         messages.success(request, notice)
@@ -348,7 +348,7 @@ def machine_firewall_add(request: HttpRequest, tenancy_id: int, machine_id: int)
     user = signed_in_user(request)
     machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
     if request.method == "GET":
-        return redirect("machines:detail", tenancy_id=tenancy_id, machine_id=machine.pk)
+        return redirect("machines:machine-detail", tenancy_id=tenancy_id, machine_id=machine.pk)
     form = FirewallRuleForm(request.POST)
     if form.is_valid():
         try:
@@ -407,7 +407,7 @@ def external_ip_allocate(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, _ = selectors.external_ip_list(user=user, tenancy_id=tenancy_id)
     job = services.external_ip_allocate(tenancy=tenancy, user=user).job
     _started(request, "Allocating an external IP (its address appears here in a moment)", job)
-    return redirect("machines:ips", tenancy_id=tenancy_id)
+    return redirect("machines:external-ip-list", tenancy_id=tenancy_id)
 
 
 def _ip(request: HttpRequest, tenancy_id: int, ip_id: int) -> tuple[User, ExternalIp]:
@@ -442,7 +442,7 @@ def external_ip_release(request: HttpRequest, tenancy_id: int, ip_id: int) -> Ht
 
 def _list_url(row: ExternalIp | Volume) -> str:
     """The tenancy's list page of `row`'s kind."""
-    name = "machines:ips" if isinstance(row, ExternalIp) else "machines:volumes"
+    name = "machines:external-ip-list" if isinstance(row, ExternalIp) else "machines:volume-list"
     return reverse(name, args=[row.tenancy_id])
 
 
@@ -490,7 +490,7 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
             form.add_service_error(exc)
         else:
             _started(request, f"Creating the volume {volume.name}", job)
-            return redirect("machines:volumes", tenancy_id=tenancy_id)
+            return redirect("machines:volume-list", tenancy_id=tenancy_id)
     attach_machines = list(selectors.machines_attachable(tenancy=tenancy))
     context = {"form": form, "capabilities": capabilities, "attach_machines": attach_machines}
     return list_page(

@@ -42,7 +42,7 @@ def test_machine_list_server_times():
     client = Client()
     client.force_login(user)
     paths = {
-        "page": reverse("machines:list", args=[tenancy.pk]),
+        "page": reverse("machines:machine-list", args=[tenancy.pk]),
         "API": reverse("api:machine-list", kwargs={"tenancy_id": tenancy.pk}),
     }
     print(f"\n{connection.vendor}, machine lists, {ROUNDS} requests each (50 rows a page):")

@@ -181,10 +181,10 @@ def attach_volume(w: World) -> None:
 
 GET = (Call(),)
 API_JOB = Call("post", status=202)  # 202, its Location the job started (checked for every 202)
-TO_MACHINE = page("machines:detail", tenancy, machine)
-TO_FIREWALL = page("machines:detail", tenancy, machine, anchor="#machine-firewall")
-TO_IPS = page("machines:ips", tenancy)
-TO_VOLUMES = page("machines:volumes", tenancy)
+TO_MACHINE = page("machines:machine-detail", tenancy, machine)
+TO_FIREWALL = page("machines:machine-detail", tenancy, machine, anchor="#machine-firewall")
+TO_IPS = page("machines:external-ip-list", tenancy)
+TO_VOLUMES = page("machines:volume-list", tenancy)
 
 
 def on_machine(w: World) -> dict[str, Any]:
@@ -209,37 +209,37 @@ ROUTES: dict[str, tuple[Call, ...]] = {
     "api:tenancy-jobs": GET,
     "api:tenancy-sync": (Call("post", 409),),  # the world's sync is still queued
     # Machines, external IPs and volumes (pages).
-    "machines:list": GET,
-    "machines:create": GET,
-    "machines:create-quotas": GET,
-    "machines:quotas": GET,  # the tenancy overview's quota meters
-    "machines:detail": GET,
-    "machines:console-log": GET,
-    "machines:console": GET,
-    "machines:delete": (Call(), Call("post", 302, goes_to=page("machines:list", tenancy))),
-    "machines:action": (Call("post", 302, goes_to=TO_MACHINE),),
-    "machines:ip-attach": (Call("post", 302, goes_to=TO_MACHINE, form=lambda w: {"ip": w.ip_id}),),
-    "machines:volume-attach": (Call("post", 302, goes_to=TO_MACHINE, form=lambda w: {"volume": w.volume_id}),),
+    "machines:machine-list": GET,
+    "machines:machine-create": GET,
+    "machines:machine-create-quotas": GET,
+    "machines:tenancy-quotas": GET,  # the tenancy overview's quota meters
+    "machines:machine-detail": GET,
+    "machines:machine-logs": GET,
+    "machines:machine-console": GET,
+    "machines:machine-delete": (Call(), Call("post", 302, goes_to=page("machines:machine-list", tenancy))),
+    "machines:machine-action": (Call("post", 302, goes_to=TO_MACHINE),),
+    "machines:machine-external-ip": (Call("post", 302, goes_to=TO_MACHINE, form=lambda w: {"ip": w.ip_id}),),
+    "machines:machine-volume-attach": (Call("post", 302, goes_to=TO_MACHINE, form=lambda w: {"volume": w.volume_id}),),
     # A GET of the add URL (what a reload after a refused POST asks) goes back to the machine's page.
-    "machines:firewall-add": (
+    "machines:machine-firewall-rule-add": (
         Call("get", 302, goes_to=TO_MACHINE),
         Call("post", 302, goes_to=TO_FIREWALL, form=lambda w: {"protocol": "tcp", "ports": "80"}),
     ),
-    "machines:firewall-remove": (Call(), Call("post", 302, goes_to=TO_FIREWALL)),
-    "machines:ips": GET,
-    "machines:ip-allocate": (Call("post", 302, goes_to=TO_IPS),),
-    "machines:ip-attach-machine": (
+    "machines:machine-firewall-rule-delete": (Call(), Call("post", 302, goes_to=TO_FIREWALL)),
+    "machines:external-ip-list": GET,
+    "machines:external-ip-allocate": (Call("post", 302, goes_to=TO_IPS),),
+    "machines:external-ip-attach": (
         Call("post", 302, goes_to=TO_IPS, form=on_machine),
         # From a machine's page, back to it.
         Call("post", 302, goes_to=TO_MACHINE, form=lambda w: {"machine": w.machine_id, "next": TO_MACHINE(w)}),
     ),
-    "machines:ip-detach": (Call("post", 302, goes_to=TO_IPS, given=attach_ip),),
-    "machines:ip-release": (Call("post", 302, goes_to=TO_IPS),),
-    "machines:volumes": (
+    "machines:external-ip-detach": (Call("post", 302, goes_to=TO_IPS, given=attach_ip),),
+    "machines:external-ip-release": (Call("post", 302, goes_to=TO_IPS),),
+    "machines:volume-list": (
         Call(),
         Call("post", 302, goes_to=TO_VOLUMES, form=lambda w: {"name": f"{w.marker}-new", "size_gb": 1}),
     ),
-    "machines:volume-attach-machine": (Call("post", 302, goes_to=TO_VOLUMES, form=on_machine),),
+    "machines:volume-attach": (Call("post", 302, goes_to=TO_VOLUMES, form=on_machine),),
     "machines:volume-detach": (Call("post", 302, goes_to=TO_VOLUMES, given=attach_volume),),
     "machines:volume-delete": (Call("post", 302, goes_to=TO_VOLUMES),),
     # Machines, external IPs and volumes (API).

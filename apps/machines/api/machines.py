@@ -227,5 +227,5 @@ class MachineViewSet(TenancyViewSet, mixins.ListModelMixin):
     def console(self, request: Request, tenancy_id: str, pk: str) -> Response:
         machine = self.get_object()
         kind = services.machine_console_kind(machine=machine, user=self.user)
-        url = request.build_absolute_uri(reverse("machines:console", args=[machine.tenancy_id, machine.pk]))
+        url = request.build_absolute_uri(reverse("machines:machine-console", args=[machine.tenancy_id, machine.pk]))
         return Response({"kind": kind.value, "url": url})

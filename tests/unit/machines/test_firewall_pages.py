@@ -17,17 +17,17 @@ from .test_services import create, run_latest
 
 
 def page(client, machine) -> str:
-    response = client.get(reverse("machines:detail", args=[machine.tenancy_id, machine.pk]))
+    response = client.get(reverse("machines:machine-detail", args=[machine.tenancy_id, machine.pk]))
     assert response.status_code == 200
     return response.content.decode()
 
 
 def add_url(machine) -> str:
-    return reverse("machines:firewall-add", args=[machine.tenancy_id, machine.pk])
+    return reverse("machines:machine-firewall-rule-add", args=[machine.tenancy_id, machine.pk])
 
 
 def remove_url(rule) -> str:
-    return reverse("machines:firewall-remove", args=[rule.tenancy_id, rule.machine_id, rule.pk])
+    return reverse("machines:machine-firewall-rule-delete", args=[rule.tenancy_id, rule.machine_id, rule.pk])
 
 
 def test_the_panel_lists_the_rules_in_words_with_the_add_form(physicist_client, machine):
@@ -141,7 +141,7 @@ def test_wrong_state_is_a_message_on_the_page_not_a_500(physicist_client, machin
 def test_a_reload_of_the_add_url_goes_back_to_the_page(physicist_client, machine):
     response = physicist_client.get(add_url(machine))
     assert response.status_code == 302
-    assert response["Location"] == reverse("machines:detail", args=[machine.tenancy_id, machine.pk])
+    assert response["Location"] == reverse("machines:machine-detail", args=[machine.tenancy_id, machine.pk])
 
 
 def test_remove_asks_first_then_removes(physicist_client, machine):
@@ -187,7 +187,7 @@ def test_another_tenancys_rule_is_404(physicist_client, machine, biology, physic
     # A rule of one machine is not reachable under another machine of the same tenancy either.
     ours = FirewallRule.objects.filter(machine=machine).earliest("pk")
     other = MachineFactory(tenancy=physics, name="other")
-    wrong = reverse("machines:firewall-remove", args=[physics.pk, other.pk, ours.pk])
+    wrong = reverse("machines:machine-firewall-rule-delete", args=[physics.pk, other.pk, ours.pk])
     assert physicist_client.get(wrong).status_code == 404
     assert FirewallRule.objects.filter(pk=rule.pk, task="").exists()
 

@@ -81,7 +81,7 @@ def test_a_machine_deleted_before_the_page_connects_still_leaves_the_list(physic
     job_run(Job.objects.get().pk)
     browser = Client()
     browser.force_login(physicist)
-    path = live_path(browser.get(reverse("machines:list", args=[physics.pk])).content.decode())
+    path = live_path(browser.get(reverse("machines:machine-list", args=[physics.pk])).content.decode())
     services.machine_delete(machine=machine, user=physicist)
     job_run(Job.objects.latest("pk").pk)  # its event goes to no one: the page is not connected yet
     cookie = session_cookie(physicist)

@@ -88,7 +88,7 @@ def test_the_services_refuse_them_too(physics, physicist, ubuntu, small):
 @pytest.mark.parametrize("name", BAD_NAMES.values(), ids=BAD_NAMES.keys())
 def test_the_pages_re_render_with_the_field_message(physicist_client, physics, ubuntu, small, name):
     page = physicist_client.post(
-        reverse("machines:create", args=[physics.pk]), {"name": name, "image": ubuntu, "size": small}
+        reverse("machines:machine-create", args=[physics.pk]), {"name": name, "image": ubuntu, "size": small}
     )
     assert page.status_code == 400  # the form again, with the message
     assert "control or invisible" in page.content.decode()

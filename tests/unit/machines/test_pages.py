@@ -1,5 +1,7 @@
 """The machine pages: what a member sees and can do, and what bad input gives."""
 
+import re
+
 import factory
 import pytest
 from django.urls import reverse
@@ -15,7 +17,7 @@ from .test_services import create, run_latest
 
 def test_list_shows_machines_with_size_image_status_and_creator(physics, physicist, physicist_client, ubuntu, small):
     machine = create(physics, physicist, ubuntu, small)
-    response = physicist_client.get(reverse("machines:list", args=[physics.pk]))
+    response = physicist_client.get(reverse("machines:machine-list", args=[physics.pk]))
     html = response.content.decode()
     assert response.status_code == 200
     assert "analysis-1" in html
@@ -24,14 +26,14 @@ def test_list_shows_machines_with_size_image_status_and_creator(physics, physici
     assert "Ubuntu 24.04 LTS" in html
     assert f"machines={machine.pk}" in html  # the live socket knows the row
     run_latest(machine)
-    html = physicist_client.get(reverse("machines:list", args=[physics.pk])).content.decode()
+    html = physicist_client.get(reverse("machines:machine-list", args=[physics.pk])).content.decode()
     assert 'data-status="ACTIVE"' in html
 
 
 def test_list_filters_and_search(physics, physicist, physicist_client, ubuntu, small):
     create(physics, physicist, ubuntu, small, name="alpha")
     create(physics, physicist, ubuntu, small, name="beta")
-    url = reverse("machines:list", args=[physics.pk])
+    url = reverse("machines:machine-list", args=[physics.pk])
     html = physicist_client.get(url, {"q": "alp"}).content.decode()
     assert "alpha" in html
     assert "beta" not in html
@@ -43,7 +45,7 @@ def test_list_filters_and_search(physics, physicist, physicist_client, ubuntu, s
 
 
 def test_create_form_shows_rule_sizes_and_quota(physics, physicist_client, ssh_key):
-    response = physicist_client.get(reverse("machines:create", args=[physics.pk]))
+    response = physicist_client.get(reverse("machines:machine-create", args=[physics.pk]))
     html = response.content.decode()
     assert "1 to 255 characters, unique in the tenancy" in html
     assert "small: 1 CPU, 2 GB RAM, 20 GB disk" in html
@@ -54,14 +56,16 @@ def test_create_form_shows_rule_sizes_and_quota(physics, physicist_client, ssh_k
 def test_quota_panel_projects_the_chosen_size(physics, physicist_client, catalogue, cloud):
     local_quota_set(cloud=cloud, project_id="physics-project", cpus=4)
     xlarge = next(s["id"] for s in catalogue.sizes if s["name"] == "xlarge")
-    html = physicist_client.get(reverse("machines:create-quotas", args=[physics.pk]), {"size": xlarge}).content.decode()
+    html = physicist_client.get(
+        reverse("machines:machine-create-quotas", args=[physics.pk]), {"size": xlarge}
+    ).content.decode()
     assert "0 → <strong>8</strong> of 4" in html
     assert "Over the limit" in html
 
 
 def test_create_posts_and_redirects_with_the_machine_building(physics, physicist_client, ubuntu, small, ssh_key):
     response = physicist_client.post(
-        reverse("machines:create", args=[physics.pk]),
+        reverse("machines:machine-create", args=[physics.pk]),
         {"name": "sim-1", "image": ubuntu, "size": small, "ssh_key": ssh_key.pk, "console": "on"},
         follow=True,
     )
@@ -84,7 +88,7 @@ def test_create_bad_input_rerenders_the_form_and_stores_nothing(
     physics, physicist_client, ubuntu, small, data, field, message
 ):
     post = {"name": "ok", "image": ubuntu, "size": small, "console": "on", **data}
-    response = physicist_client.post(reverse("machines:create", args=[physics.pk]), post)
+    response = physicist_client.post(reverse("machines:machine-create", args=[physics.pk]), post)
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not Machine.objects.exists()
@@ -94,7 +98,7 @@ def test_create_bad_input_rerenders_the_form_and_stores_nothing(
 def test_create_over_quota_is_refused_with_the_reason(physics, physicist_client, ubuntu, small, cloud):
     local_quota_set(cloud=cloud, project_id="physics-project", machines=0)
     response = physicist_client.post(
-        reverse("machines:create", args=[physics.pk]), {"name": "one", "image": ubuntu, "size": small}
+        reverse("machines:machine-create", args=[physics.pk]), {"name": "one", "image": ubuntu, "size": small}
     )
     assert response.status_code == 400
     assert "over the tenancy&#x27;s quota" in response.content.decode()
@@ -104,25 +108,30 @@ def test_create_over_quota_is_refused_with_the_reason(physics, physicist_client,
 def test_detail_offers_only_valid_actions_and_they_work(physics, physicist, physicist_client, ubuntu, small):
     machine = create(physics, physicist, ubuntu, small)
     run_latest(machine)
-    url = reverse("machines:detail", args=[physics.pk, machine.pk])
+    url = reverse("machines:machine-detail", args=[physics.pk, machine.pk])
     html = physicist_client.get(url).content.decode()
     assert f"machines/{machine.pk}/stop/" in html
     assert f"machines/{machine.pk}/start/" not in html
     # Starting an active machine is refused with the reason, nothing queued.
-    response = physicist_client.post(reverse("machines:action", args=[physics.pk, machine.pk, "start"]), follow=True)
+    response = physicist_client.post(
+        reverse("machines:machine-action", args=[physics.pk, machine.pk, "start"]), follow=True
+    )
     assert "can be started only when stopped" in response.content.decode()
     assert not Job.objects.filter(kind="machines.start").exists()
-    response = physicist_client.post(reverse("machines:action", args=[physics.pk, machine.pk, "stop"]), follow=True)
+    response = physicist_client.post(
+        reverse("machines:machine-action", args=[physics.pk, machine.pk, "stop"]), follow=True
+    )
     assert "Stop analysis-1: job #" in response.content.decode()
     assert (
-        physicist_client.post(reverse("machines:action", args=[physics.pk, machine.pk, "explode"])).status_code == 404
+        physicist_client.post(reverse("machines:machine-action", args=[physics.pk, machine.pk, "explode"])).status_code
+        == 404
     )
 
 
 def test_delete_asks_for_confirmation_naming_the_machine(physics, physicist, physicist_client, ubuntu, small):
     machine = create(physics, physicist, ubuntu, small)
     run_latest(machine)
-    url = reverse("machines:delete", args=[physics.pk, machine.pk])
+    url = reverse("machines:machine-delete", args=[physics.pk, machine.pk])
     html = physicist_client.get(url).content.decode()
     assert "Delete analysis-1?" in html
     physicist_client.post(url)
@@ -133,9 +142,9 @@ def test_delete_asks_for_confirmation_naming_the_machine(physics, physicist, phy
 def test_console_log_and_console_page(physics, physicist, physicist_client, ubuntu, small):
     machine = create(physics, physicist, ubuntu, small)
     run_latest(machine)
-    log = physicist_client.get(reverse("machines:console-log", args=[physics.pk, machine.pk])).content.decode()
+    log = physicist_client.get(reverse("machines:machine-logs", args=[physics.pk, machine.pk])).content.decode()
     assert "analysis-1" in log
-    page = physicist_client.get(reverse("machines:console", args=[physics.pk, machine.pk]))
+    page = physicist_client.get(reverse("machines:machine-console", args=[physics.pk, machine.pk]))
     assert page.status_code == 200
     assert "serial console" in page.content.decode()
 
@@ -143,12 +152,12 @@ def test_console_log_and_console_page(physics, physicist, physicist_client, ubun
 def test_console_of_a_machine_made_without_one_is_refused(physics, physicist, physicist_client, ubuntu, small):
     machine = create(physics, physicist, ubuntu, small, console=False)
     run_latest(machine)
-    response = physicist_client.get(reverse("machines:console", args=[physics.pk, machine.pk]), follow=True)
+    response = physicist_client.get(reverse("machines:machine-console", args=[physics.pk, machine.pk]), follow=True)
     assert "was created without a web console" in response.content.decode()
 
 
 def test_volumes_page_creates_and_refuses_bad_sizes(physics, physicist_client):
-    url = reverse("machines:volumes", args=[physics.pk])
+    url = reverse("machines:volume-list", args=[physics.pk])
     response = physicist_client.post(url, {"name": "data", "size_gb": "0"})
     assert response.status_code == 400
     assert "greater than or equal to 1" in response.content.decode()
@@ -164,8 +173,8 @@ def test_volumes_page_creates_and_refuses_bad_sizes(physics, physicist_client):
 
 
 def test_external_ips_page_allocates(physics, physicist_client):
-    url = reverse("machines:ips", args=[physics.pk])
-    response = physicist_client.post(reverse("machines:ip-allocate", args=[physics.pk]), follow=True)
+    url = reverse("machines:external-ip-list", args=[physics.pk])
+    response = physicist_client.post(reverse("machines:external-ip-allocate", args=[physics.pk]), follow=True)
     assert "Allocating an external IP" in response.content.decode()
     assert "allocating…" in physicist_client.get(url).content.decode()
 
@@ -181,7 +190,7 @@ def test_the_list_page_makes_the_same_queries_for_5_and_50_machines(physics, phy
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    url = reverse("machines:list", args=[physics.pk])
+    url = reverse("machines:machine-list", args=[physics.pk])
 
     def add(count: int) -> None:
         start = Machine.objects.count()
@@ -202,7 +211,10 @@ def test_the_list_page_makes_the_same_queries_for_5_and_50_machines(physics, phy
 
 def test_the_menu_offers_volumes_and_ips_only_where_the_cloud_has_them(physics, physicist_client, catalogue):
     overview = reverse("tenancies:detail", args=[physics.pk])
-    volumes, ips = reverse("machines:volumes", args=[physics.pk]), reverse("machines:ips", args=[physics.pk])
+    volumes, ips = (
+        reverse("machines:volume-list", args=[physics.pk]),
+        reverse("machines:external-ip-list", args=[physics.pk]),
+    )
     html = physicist_client.get(overview).content.decode()
     assert f'href="{volumes}"' in html
     assert f'href="{ips}"' in html
@@ -229,10 +241,20 @@ def test_machine_pages_do_not_wait_for_the_cloud_when_the_catalogue_is_old(
     local_fault_inject(cloud=cloud, operation="*", kind="unreachable", message="The cloud is down.")
     # The cloud is down and the catalogue a day old: the pages still show the machine and its panels.
     for name, args in [
-        ("machines:detail", [physics.pk, machine.pk]),
-        ("machines:ips", [physics.pk]),
-        ("machines:volumes", [physics.pk]),
+        ("machines:machine-detail", [physics.pk, machine.pk]),
+        ("machines:external-ip-list", [physics.pk]),
+        ("machines:volume-list", [physics.pk]),
     ]:
         response = physicist_client.get(reverse(name, args=args))
         assert response.status_code == 200, name
         assert "does not offer" not in response.content.decode(), name
+
+
+@pytest.mark.parametrize(
+    ("route", "label"),
+    [("machines:machine-list", "Machines"), ("machines:volume-list", "Volumes"), ("machines:external-ip-list", "IPs")],
+)
+def test_the_menu_marks_the_section_you_are_in(physics, physicist_client, catalogue, route, label):
+    html = physicist_client.get(reverse(route, args=[physics.pk])).content.decode()
+    active = re.findall(r'<a class="nav-link active"[^>]*>\s*(?:<i[^>]*></i>\s*)?([^<]+?)\s*</a>', html)
+    assert [text for text in active if label in text], active
