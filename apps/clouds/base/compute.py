@@ -49,7 +49,6 @@ class ComputeDriver(DriverCore):
     @abc.abstractmethod
     def machine_get(self, *, machine_id: str) -> dto.Machine: ...
 
-    @abc.abstractmethod
     def machine_create(
         self,
         *,
@@ -65,7 +64,23 @@ class ComputeDriver(DriverCore):
         """Start building a machine; it is returned in BUILD (ACTIVE or ERROR later).
 
         An image, size, key pair or network the project cannot use is BadInput naming
-        the field (`image_id`...), on every cloud."""
+        the field (`image_id`...), on every cloud. The name is checked here, once; the
+        driver's `_machine_create` gets the request as a `dto.MachineSpec`."""
+        spec = dto.MachineSpec(
+            name=machine_name_clean(name),
+            image_id=image_id,
+            size_id=size_id,
+            network_id=network_id,
+            key_name=key_name,
+            user_data=user_data,
+            metadata=dict(metadata or {}),
+            lease_id=lease_id,
+        )
+        return self._machine_create(spec)
+
+    @abc.abstractmethod
+    def _machine_create(self, spec: dto.MachineSpec) -> dto.Machine:
+        """Create the machine `spec` asks for (see `machine_create`)."""
 
     @abc.abstractmethod
     def machine_start(self, *, machine_id: str) -> dto.Machine: ...

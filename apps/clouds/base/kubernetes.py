@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .. import dto
+from ..errors import BadInput
 from .core import DriverCore
 
 
@@ -30,6 +31,21 @@ class KubernetesDriver(DriverCore):
         master_count: int = 1,
         key_name: str | None = None,
     ) -> dto.KubernetesCluster:
+        """Start making a cluster; at least one worker (BadInput otherwise), checked here
+        once; the driver's `_cluster_create` gets the request as a `dto.ClusterSpec`."""
+        if worker_count < 1:
+            raise BadInput("A cluster needs at least one worker node.", fields={"worker_count": ["At least 1."]})
+        spec = dto.ClusterSpec(
+            name=name,
+            template_id=template_id,
+            worker_count=worker_count,
+            worker_size_id=worker_size_id,
+            master_count=master_count,
+            key_name=key_name,
+        )
+        return self._cluster_create(spec)
+
+    def _cluster_create(self, spec: dto.ClusterSpec) -> dto.KubernetesCluster:
         self._unsupported("Kubernetes clusters")
 
     def cluster_resize(self, *, cluster_id: str, worker_count: int) -> dto.KubernetesCluster:

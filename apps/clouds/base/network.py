@@ -87,7 +87,16 @@ class NetworkDriver(DriverCore):
         port_max: int | None = None,
         remote_cidr: str | None = None,
     ) -> dto.FirewallRule:
-        """Let more in (checked with `firewall_rule_clean`); a rule it already has is InvalidOperation."""
+        """Let more in (checked here with `firewall_rule_clean`, once; the driver's
+        `_machine_firewall_rule_add` gets a `dto.FirewallRuleSpec`); a rule the machine
+        already has is InvalidOperation."""
+        kind, low, high, cidr = firewall_rule_clean(
+            protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+        )
+        rule = dto.FirewallRuleSpec(protocol=kind, port_min=low, port_max=high, remote_cidr=cidr)
+        return self._machine_firewall_rule_add(machine_id=machine_id, rule=rule)
+
+    def _machine_firewall_rule_add(self, *, machine_id: str, rule: dto.FirewallRuleSpec) -> dto.FirewallRule:
         self._unsupported("machine firewalls")
 
     def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:

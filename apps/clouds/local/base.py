@@ -38,11 +38,14 @@ def units(resource: str) -> str:
 
 
 def operation(func: Callable[Concatenate[D, P], R]) -> Callable[Concatenate[D, P], R]:
-    """Every public operation: injected faults first, then the simulated transitions."""
+    """Every public operation: injected faults first, then the simulated transitions. A
+    create's `_x_create` (the interface's `x_create` hands it the checked request) answers
+    to the operation's public name."""
+    name = func.__name__.removeprefix("_")
 
     @functools.wraps(func)
     def wrapper(self: D, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        fault_raise(cloud_id=self.cloud_id, project_id=self.project_id, operation=func.__name__)
+        fault_raise(cloud_id=self.cloud_id, project_id=self.project_id, operation=name)
         self._settle()
         return func(self, *args, **kwargs)
 

@@ -64,38 +64,28 @@ class LocalKubernetes(LocalBase):
         return cluster_dto(self._cluster(cluster_id))
 
     @operation
-    def cluster_create(
-        self,
-        *,
-        name: str,
-        template_id: str,
-        worker_count: int,
-        worker_size_id: str | None = None,
-        master_count: int = 1,
-        key_name: str | None = None,
-    ) -> dto.KubernetesCluster:
-        name = (name or "").strip()
+    def _cluster_create(self, spec: dto.ClusterSpec) -> dto.KubernetesCluster:
+        name = (spec.name or "").strip()
         if not name or len(name) > 100:
             raise BadInput("A cluster needs a name of 1 to 100 characters.", fields={"name": ["1 to 100 characters."]})
-        if worker_count < 1:
-            raise BadInput("A cluster needs at least one worker node.", fields={"worker_count": ["At least 1."]})
-        if master_count not in (1, 3, 5):
+        if spec.master_count not in (1, 3, 5):
             raise BadInput("A cluster has 1, 3 or 5 control-plane nodes.", fields={"master_count": ["1, 3 or 5."]})
-        template = self._template(template_id)
+        template = self._template(spec.template_id)
         worker_size = template.worker_size
-        if worker_size_id:
-            found = LocalSize.objects.filter(cloud_id=self.cloud_id, uid=worker_size_id).first()
+        if spec.worker_size_id:
+            found = LocalSize.objects.filter(cloud_id=self.cloud_id, uid=spec.worker_size_id).first()
             if found is None:
                 raise BadInput(
-                    f"There is no size {worker_size_id} on this cloud.", fields={"worker_size_id": ["Unknown size."]}
+                    f"There is no size {spec.worker_size_id} on this cloud.",
+                    fields={"worker_size_id": ["Unknown size."]},
                 )
             worker_size = found
         master = template.master_size
         with transaction.atomic():
             self._check_quota(
-                machines=master_count + worker_count,
-                cpus=master_count * master.cpus + worker_count * worker_size.cpus,
-                ram_mb=master_count * master.ram_mb + worker_count * worker_size.ram_mb,
+                machines=spec.master_count + spec.worker_count,
+                cpus=spec.master_count * master.cpus + spec.worker_count * worker_size.cpus,
+                ram_mb=spec.master_count * master.ram_mb + spec.worker_count * worker_size.ram_mb,
             )
             failure = fault_take(
                 cloud_id=self.cloud_id,
@@ -114,8 +104,8 @@ class LocalKubernetes(LocalBase):
                 kubernetes_version=template.kubernetes_version,
                 master_size=master,
                 worker_size=worker_size,
-                master_count=master_count,
-                worker_count=worker_count,
+                master_count=spec.master_count,
+                worker_count=spec.worker_count,
                 api_address=next_address(external.cidr if external else "203.0.113.0/24", used),
                 status=C.CREATE_IN_PROGRESS,
                 settles_at=timezone.now() + self._delay("cluster_seconds"),
