@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .. import dto
 from ..errors import BadInput
-from .core import DriverCore
+from .core import DriverCore, unsupported_as
 
 
 class KubernetesDriver(DriverCore):
     capability_flags: ClassVar[tuple[str, ...]] = ("kubernetes",)
 
-    def cluster_templates(self) -> list[dto.KubernetesClusterTemplate]:
-        self._unsupported("Kubernetes clusters")
+    optional_operations: ClassVar[dict[str, str]] = unsupported_as(
+        "Kubernetes clusters",
+        (
+            "cluster_templates",
+            "clusters",
+            "cluster_get",
+            "_cluster_create",
+            "cluster_resize",
+            "cluster_upgrade",
+            "cluster_delete",
+            "cluster_kubeconfig",
+        ),
+    )
 
-    def clusters(self) -> list[dto.KubernetesCluster]:
-        self._unsupported("Kubernetes clusters")
+    if TYPE_CHECKING:
 
-    def cluster_get(self, *, cluster_id: str) -> dto.KubernetesCluster:
-        self._unsupported("Kubernetes clusters")
+        def cluster_templates(self) -> list[dto.KubernetesClusterTemplate]: ...
+        def clusters(self) -> list[dto.KubernetesCluster]: ...
+        def cluster_get(self, *, cluster_id: str) -> dto.KubernetesCluster: ...
+        def _cluster_create(self, spec: dto.ClusterSpec) -> dto.KubernetesCluster: ...
+        def cluster_resize(self, *, cluster_id: str, worker_count: int) -> dto.KubernetesCluster: ...
+        def cluster_upgrade(self, *, cluster_id: str, template_id: str) -> dto.KubernetesCluster: ...
+        def cluster_delete(self, *, cluster_id: str) -> None: ...
+        def cluster_kubeconfig(self, *, cluster_id: str) -> str: ...
 
     def cluster_create(
         self,
@@ -44,18 +60,3 @@ class KubernetesDriver(DriverCore):
             key_name=key_name,
         )
         return self._cluster_create(spec)
-
-    def _cluster_create(self, spec: dto.ClusterSpec) -> dto.KubernetesCluster:
-        self._unsupported("Kubernetes clusters")
-
-    def cluster_resize(self, *, cluster_id: str, worker_count: int) -> dto.KubernetesCluster:
-        self._unsupported("Kubernetes clusters")
-
-    def cluster_upgrade(self, *, cluster_id: str, template_id: str) -> dto.KubernetesCluster:
-        self._unsupported("Kubernetes clusters")
-
-    def cluster_delete(self, *, cluster_id: str) -> None:
-        self._unsupported("Kubernetes clusters")
-
-    def cluster_kubeconfig(self, *, cluster_id: str) -> str:
-        self._unsupported("Kubernetes clusters")
