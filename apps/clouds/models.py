@@ -18,6 +18,31 @@ def _uid() -> str:
     return str(uuid.uuid4())
 
 
+class ProjectResource(models.Model):
+    """A project's own resource: the project's id on the cloud, and the `uid` Atrium knows it by."""
+
+    project_id = models.CharField(max_length=255)
+    uid = models.CharField(max_length=36, default=_uid, unique=True)
+
+    class Meta:
+        abstract = True
+
+
+class ProjectNamedResource(ProjectResource):
+    """A project resource that is built and listed in the order it was made (machines,
+    volumes, clusters), shown by its name."""
+
+    name: models.CharField[str, str]
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class LocalHost(models.Model):
     """A hypervisor. Reservable hosts form the lease pool (like Blazar's freepool)
     and take machines only through a lease."""
@@ -117,10 +142,8 @@ class LocalQuota(models.Model):
         return f"quotas of {self.project_id}"
 
 
-class LocalLease(models.Model):
+class LocalLease(ProjectResource):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_leases")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     start = models.DateTimeField()
     end = models.DateTimeField()
@@ -159,13 +182,11 @@ class LocalAllocation(models.Model):
         return f"{self.reservation} on {self.host}"
 
 
-class LocalMachine(models.Model):
+class LocalMachine(ProjectNamedResource):
     """A server. `status` is what it was last set to; when `settles_at` has
     passed it becomes `settles_to` (applied on the next read, by any process)."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_machines")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=255)
     image = models.ForeignKey(LocalImage, on_delete=models.PROTECT)
     size = models.ForeignKey(LocalSize, on_delete=models.PROTECT)
@@ -181,13 +202,6 @@ class LocalMachine(models.Model):
     user_data = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True, help_text="[timestamp, text] lines for the console log.")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalFirewallRule(models.Model):
@@ -207,10 +221,8 @@ class LocalFirewallRule(models.Model):
         return f"{self.protocol} {self.port_min or ''}-{self.port_max or ''} from {self.remote_cidr}"
 
 
-class LocalExternalIp(models.Model):
+class LocalExternalIp(ProjectResource):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_external_ips")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     address = models.GenericIPAddressField(protocol="IPv4")
     machine = models.ForeignKey(
         LocalMachine, on_delete=models.SET_NULL, null=True, blank=True, related_name="external_ips"
@@ -224,21 +236,12 @@ class LocalExternalIp(models.Model):
         return self.address
 
 
-class LocalVolume(models.Model):
+class LocalVolume(ProjectNamedResource):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_volumes")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=255)
     size_gb = models.PositiveIntegerField()
     machine = models.ForeignKey(LocalMachine, on_delete=models.SET_NULL, null=True, blank=True, related_name="volumes")
     device = models.CharField(max_length=20, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalKeyPair(models.Model):
@@ -271,13 +274,11 @@ class LocalClusterTemplate(models.Model):
         return self.name
 
 
-class LocalCluster(models.Model):
+class LocalCluster(ProjectNamedResource):
     """A Kubernetes cluster; statuses settle like machines'. Its nodes count
     against the project's machine, CPU and RAM quotas, as Magnum's servers do."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_clusters")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     template = models.ForeignKey(LocalClusterTemplate, on_delete=models.PROTECT)
     kubernetes_version = models.CharField(max_length=20)
@@ -290,13 +291,6 @@ class LocalCluster(models.Model):
     settles_at = models.DateTimeField(null=True, blank=True)
     settles_to = models.CharField(max_length=30, blank=True)
     status_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalFault(models.Model):
