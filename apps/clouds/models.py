@@ -18,37 +18,43 @@ def _uid() -> str:
     return str(uuid.uuid4())
 
 
-class ProjectResource(models.Model):
-    """A project's own resource: the project's id on the cloud, and the `uid` Atrium knows it by."""
+class CloudRow(models.Model):
+    """Something the cloud lists under its own id: the `uid` Atrium knows it by; shown by its name."""
+
+    uid = models.CharField(max_length=36, default=_uid, unique=True)
+    name: models.CharField[str, str]
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectResource(CloudRow):
+    """A project's own resource: also the project's id on the cloud."""
 
     project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
 
     class Meta:
         abstract = True
 
 
-class ProjectNamedResource(ProjectResource):
-    """A project resource that is built and listed in the order it was made (machines,
-    volumes, clusters), shown by its name."""
+class ProjectBuiltResource(ProjectResource):
+    """A project resource listed in the order it was made (machines, volumes, clusters)."""
 
-    name: models.CharField[str, str]
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         abstract = True
         ordering = ["created_at", "id"]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalHost(models.Model):
+class LocalHost(CloudRow):
     """A hypervisor. Reservable hosts form the lease pool (like Blazar's freepool)
     and take machines only through a lease."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_hosts")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     cpus = models.PositiveIntegerField()
     ram_mb = models.PositiveIntegerField()
@@ -60,13 +66,9 @@ class LocalHost(models.Model):
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="localhost_unique_name")]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalImage(models.Model):
+class LocalImage(CloudRow):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_images")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=255)
     os_distro = models.CharField(max_length=50, blank=True)
     os_version = models.CharField(max_length=50, blank=True)
@@ -78,13 +80,9 @@ class LocalImage(models.Model):
     class Meta:
         ordering = ["name"]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalSize(models.Model):
+class LocalSize(CloudRow):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_sizes")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     cpus = models.PositiveIntegerField()
     ram_mb = models.PositiveIntegerField()
@@ -96,15 +94,11 @@ class LocalSize(models.Model):
         ordering = ["cpus", "ram_mb", "name"]
         constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="localsize_unique_name")]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalNetwork(models.Model):
+class LocalNetwork(CloudRow):
     """The external network (project_id empty) or a project's own network."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_networks")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     project_id = models.CharField(max_length=255, blank=True)
     external = models.BooleanField(default=False)
@@ -118,9 +112,6 @@ class LocalNetwork(models.Model):
                 fields=["cloud", "project_id"], condition=models.Q(external=False), name="localnetwork_one_per_project"
             )
         ]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalQuota(models.Model):
@@ -152,9 +143,6 @@ class LocalLease(ProjectResource):
     class Meta:
         ordering = ["start", "name"]
 
-    def __str__(self) -> str:
-        return self.name
-
 
 class LocalReservation(models.Model):
     class Kind(models.TextChoices):
@@ -182,7 +170,7 @@ class LocalAllocation(models.Model):
         return f"{self.reservation} on {self.host}"
 
 
-class LocalMachine(ProjectNamedResource):
+class LocalMachine(ProjectBuiltResource):
     """A server. `status` is what it was last set to; when `settles_at` has
     passed it becomes `settles_to` (applied on the next read, by any process)."""
 
@@ -236,7 +224,7 @@ class LocalExternalIp(ProjectResource):
         return self.address
 
 
-class LocalVolume(ProjectNamedResource):
+class LocalVolume(ProjectBuiltResource):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_volumes")
     name = models.CharField(max_length=255)
     size_gb = models.PositiveIntegerField()
@@ -259,9 +247,8 @@ class LocalKeyPair(models.Model):
         return self.name
 
 
-class LocalClusterTemplate(models.Model):
+class LocalClusterTemplate(CloudRow):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_cluster_templates")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     kubernetes_version = models.CharField(max_length=20)
     master_size = models.ForeignKey(LocalSize, on_delete=models.PROTECT, related_name="+")
@@ -270,11 +257,8 @@ class LocalClusterTemplate(models.Model):
     class Meta:
         ordering = ["-kubernetes_version", "name"]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalCluster(ProjectNamedResource):
+class LocalCluster(ProjectBuiltResource):
     """A Kubernetes cluster; statuses settle like machines'. Its nodes count
     against the project's machine, CPU and RAM quotas, as Magnum's servers do."""
 
