@@ -12,7 +12,7 @@ from django.test import Client
 from apps.accounts.models import User
 from apps.clouds import errors
 from apps.clouds.base import FAMILIES, Capabilities, CloudDriver
-from apps.clouds.local.driver import LocalDriver
+from apps.clouds.local.driver import LOCAL_CAPABILITIES, LocalDriver
 from apps.clouds.registry import driver_for_tenancy
 from apps.clouds.target import Target
 from apps.core import errors as core
@@ -96,6 +96,9 @@ def test_every_optional_operation_answers_unsupported_until_a_driver_implements_
             getattr(driver, name)()
     # The local cloud implements every optional operation but the web console (its capabilities say so).
     assert {name for name in table if getattr(LocalDriver, name) is getattr(CloudDriver, name)} == {"machine_console"}
+    offered = dataclasses.asdict(LOCAL_CAPABILITIES)
+    assert offered.pop("console") is None
+    assert all(offered.values()), offered
     with pytest.raises(errors.Unsupported, match="does not offer Kubernetes clusters"):
         driver.cluster_create(name="k", template_id="t", worker_count=1)
     with pytest.raises(errors.Unsupported, match="does not offer machine firewalls"):
