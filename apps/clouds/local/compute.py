@@ -180,7 +180,7 @@ class LocalCompute(LocalBase):
         return None
 
     def _lease_for_machine(self, lease_id: str, size: LocalSize) -> LocalLease:
-        lease = LocalLease.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, uid=lease_id).first()
+        lease = self._project_rows(LocalLease).filter(uid=lease_id).first()
         if lease is None:
             raise BadInput(f"There is no lease {lease_id} in this project.", fields={"lease_id": ["Unknown lease."]})
         if lease_status(lease) != dto.LeaseStatus.ACTIVE:
@@ -244,7 +244,7 @@ class LocalCompute(LocalBase):
     def keypairs(self) -> list[dto.KeyPair]:
         return [
             dto.KeyPair(name=k.name, fingerprint=k.fingerprint, public_key=k.public_key)
-            for k in LocalKeyPair.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id)
+            for k in self._project_rows(LocalKeyPair)
         ]
 
     @operation
@@ -253,7 +253,7 @@ class LocalCompute(LocalBase):
             raise BadInput("A key pair needs a name of 1 to 255 characters.")
         fingerprint = ssh_fingerprint(public_key)
         with transaction.atomic():
-            if LocalKeyPair.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, name=name).exists():
+            if self._project_rows(LocalKeyPair).filter(name=name).exists():
                 raise InvalidOperation(f"A key pair called {name!r} already exists in this project.")
             key = LocalKeyPair.objects.create(
                 cloud_id=self.cloud_id,
@@ -266,7 +266,7 @@ class LocalCompute(LocalBase):
 
     @operation
     def keypair_delete(self, *, name: str) -> None:
-        deleted, _ = LocalKeyPair.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, name=name).delete()
+        deleted, _ = self._project_rows(LocalKeyPair).filter(name=name).delete()
         if not deleted:
             raise NotFound(f"There is no key pair {name!r} in this project.")
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import dto
-from ..errors import BadInput, InvalidOperation, NotFound
+from ..errors import BadInput, InvalidOperation
 from ..models import LocalCluster, LocalClusterTemplate, LocalExternalIp, LocalFault, LocalNetwork, LocalSize
 from .base import LocalBase, operation
 from .convert import cluster_dto, kubeconfig_text
@@ -19,15 +19,8 @@ C = dto.ClusterStatus
 
 class LocalKubernetes(LocalBase):
     def _cluster(self, cluster_id: str, *, lock: bool = False) -> LocalCluster:
-        queryset = LocalCluster.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "template", "master_size", "worker_size"
-        )
-        if lock:
-            queryset = queryset.select_for_update(of=("self",))
-        cluster = queryset.filter(uid=cluster_id).first()
-        if cluster is None:
-            raise NotFound(f"There is no Kubernetes cluster {cluster_id} in this project.")
-        return cluster
+        queryset = self._project_rows(LocalCluster).select_related("template", "master_size", "worker_size")
+        return self._project_row(queryset, cluster_id, "Kubernetes cluster", lock=lock)
 
     def _template(self, template_id: str) -> LocalClusterTemplate:
         template = LocalClusterTemplate.objects.filter(cloud_id=self.cloud_id, uid=template_id).first()
@@ -54,9 +47,7 @@ class LocalKubernetes(LocalBase):
 
     @operation
     def clusters(self) -> list[dto.KubernetesCluster]:
-        queryset = LocalCluster.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "template", "master_size", "worker_size"
-        )
+        queryset = self._project_rows(LocalCluster).select_related("template", "master_size", "worker_size")
         return [cluster_dto(c) for c in queryset]
 
     @operation

@@ -69,15 +69,10 @@ class LocalNetworks(LocalBase):
     # External IPs --------------------------------------------------------------------------
 
     def _ips(self) -> QuerySet[LocalExternalIp]:
-        return LocalExternalIp.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "machine"
-        )
+        return self._project_rows(LocalExternalIp).select_related("machine")
 
     def _ip(self, ip_id: str) -> LocalExternalIp:
-        ip = self._ips().filter(uid=ip_id).first()
-        if ip is None:
-            raise NotFound(f"There is no external IP {ip_id} in this project.")
-        return ip
+        return self._project_row(self._ips(), ip_id, "external IP")
 
     @operation
     def external_ips(self) -> list[dto.ExternalIp]:
