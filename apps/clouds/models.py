@@ -31,6 +31,19 @@ class CloudRow(models.Model):
         return self.name
 
 
+class Hardware(CloudRow):
+    """What a host has, or a size asks for."""
+
+    name = models.CharField(max_length=100)
+    cpus = models.PositiveIntegerField()
+    ram_mb = models.PositiveIntegerField()
+    disk_gb = models.PositiveIntegerField()
+    gpus = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
 class ProjectResource(CloudRow):
     """A project's own resource: also the project's id on the cloud."""
 
@@ -50,16 +63,11 @@ class ProjectBuiltResource(ProjectResource):
         ordering = ["created_at", "id"]
 
 
-class LocalHost(CloudRow):
+class LocalHost(Hardware):
     """A hypervisor. Reservable hosts form the lease pool (like Blazar's freepool)
     and take machines only through a lease."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_hosts")
-    name = models.CharField(max_length=100)
-    cpus = models.PositiveIntegerField()
-    ram_mb = models.PositiveIntegerField()
-    disk_gb = models.PositiveIntegerField()
-    gpus = models.PositiveIntegerField(default=0)
     reservable = models.BooleanField(default=False)
 
     class Meta:
@@ -81,13 +89,8 @@ class LocalImage(CloudRow):
         ordering = ["name"]
 
 
-class LocalSize(CloudRow):
+class LocalSize(Hardware):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_sizes")
-    name = models.CharField(max_length=100)
-    cpus = models.PositiveIntegerField()
-    ram_mb = models.PositiveIntegerField()
-    disk_gb = models.PositiveIntegerField()
-    gpus = models.PositiveIntegerField(default=0)
     description = models.CharField(max_length=255, blank=True)
 
     class Meta:
