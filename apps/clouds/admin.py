@@ -1,7 +1,10 @@
 """The local cloud in the admin: operators (and demos) shape its hardware,
 catalogue and quotas, watch its machines, and switch faults on and off."""
 
+from typing import TypeVar
+
 from django.contrib import admin
+from django.db.models import Model
 
 from .models import (
     LocalCluster,
@@ -15,6 +18,18 @@ from .models import (
     LocalQuota,
     LocalSize,
 )
+
+M = TypeVar("M", bound=Model)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[M]):
+    """Rows that change only through the driver, so their transitions stay consistent."""
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(LocalHost)
@@ -57,42 +72,22 @@ class LocalClusterTemplateAdmin(admin.ModelAdmin[LocalClusterTemplate]):
 
 
 @admin.register(LocalMachine)
-class LocalMachineAdmin(admin.ModelAdmin[LocalMachine]):
-    """Read-only: machines change through the driver, so their transitions stay consistent."""
-
+class LocalMachineAdmin(ReadOnlyAdmin[LocalMachine]):
     list_display = ["name", "project_id", "status", "settles_to", "settles_at", "host", "internal_ip", "created_at"]
     list_filter = ["cloud", "status", "project_id"]
     list_select_related = ["host"]
 
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(LocalCluster)
-class LocalClusterAdmin(admin.ModelAdmin[LocalCluster]):
+class LocalClusterAdmin(ReadOnlyAdmin[LocalCluster]):
     list_display = ["name", "project_id", "status", "kubernetes_version", "master_count", "worker_count"]
     list_filter = ["cloud", "status"]
 
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(LocalLease)
-class LocalLeaseAdmin(admin.ModelAdmin[LocalLease]):
+class LocalLeaseAdmin(ReadOnlyAdmin[LocalLease]):
     list_display = ["name", "project_id", "start", "end"]
     list_filter = ["cloud"]
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(LocalFault)

@@ -298,3 +298,42 @@ class Lease:
     reservations: tuple[Reservation, ...] = ()
     status_reason: str = ""
     extra: Extra = field(default_factory=dict)
+
+
+# Requests: what a create asks for, checked once by the interface before a driver sees it.
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    """A machine to create (its name already cleaned, `machine_name_clean`)."""
+
+    name: str
+    image_id: str
+    size_id: str
+    network_id: str | None = None
+    key_name: str | None = None
+    user_data: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    lease_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A Kubernetes cluster to create (at least one worker)."""
+
+    name: str
+    template_id: str
+    worker_count: int
+    worker_size_id: str | None = None
+    master_count: int = 1
+    key_name: str | None = None
+
+
+@dataclass(frozen=True)
+class FirewallRuleSpec:
+    """An inbound rule to add, as `firewall_rule_clean` made it: ports only for TCP and UDP."""
+
+    protocol: FirewallProtocol
+    port_min: int | None
+    port_max: int | None
+    remote_cidr: str

@@ -18,30 +18,65 @@ def _uid() -> str:
     return str(uuid.uuid4())
 
 
-class LocalHost(models.Model):
-    """A hypervisor. Reservable hosts form the lease pool (like Blazar's freepool)
-    and take machines only through a lease."""
+class CloudRow(models.Model):
+    """Something the cloud lists under its own id: the `uid` Atrium knows it by; shown by its name."""
 
-    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_hosts")
     uid = models.CharField(max_length=36, default=_uid, unique=True)
+    name: models.CharField[str, str]
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Hardware(CloudRow):
+    """What a host has, or a size asks for."""
+
     name = models.CharField(max_length=100)
     cpus = models.PositiveIntegerField()
     ram_mb = models.PositiveIntegerField()
     disk_gb = models.PositiveIntegerField()
     gpus = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ProjectResource(CloudRow):
+    """A project's own resource: also the project's id on the cloud."""
+
+    project_id = models.CharField(max_length=255)
+
+    class Meta:
+        abstract = True
+
+
+class ProjectBuiltResource(ProjectResource):
+    """A project resource listed in the order it was made (machines, volumes, clusters)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]
+
+
+class LocalHost(Hardware):
+    """A hypervisor. Reservable hosts form the lease pool (like Blazar's freepool)
+    and take machines only through a lease."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_hosts")
     reservable = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="localhost_unique_name")]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalImage(models.Model):
+class LocalImage(CloudRow):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_images")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=255)
     os_distro = models.CharField(max_length=50, blank=True)
     os_version = models.CharField(max_length=50, blank=True)
@@ -53,33 +88,20 @@ class LocalImage(models.Model):
     class Meta:
         ordering = ["name"]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalSize(models.Model):
+class LocalSize(Hardware):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_sizes")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
-    name = models.CharField(max_length=100)
-    cpus = models.PositiveIntegerField()
-    ram_mb = models.PositiveIntegerField()
-    disk_gb = models.PositiveIntegerField()
-    gpus = models.PositiveIntegerField(default=0)
     description = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["cpus", "ram_mb", "name"]
         constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="localsize_unique_name")]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalNetwork(models.Model):
+class LocalNetwork(CloudRow):
     """The external network (project_id empty) or a project's own network."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_networks")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     project_id = models.CharField(max_length=255, blank=True)
     external = models.BooleanField(default=False)
@@ -93,9 +115,6 @@ class LocalNetwork(models.Model):
                 fields=["cloud", "project_id"], condition=models.Q(external=False), name="localnetwork_one_per_project"
             )
         ]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalQuota(models.Model):
@@ -117,10 +136,8 @@ class LocalQuota(models.Model):
         return f"quotas of {self.project_id}"
 
 
-class LocalLease(models.Model):
+class LocalLease(ProjectResource):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_leases")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     start = models.DateTimeField()
     end = models.DateTimeField()
@@ -128,9 +145,6 @@ class LocalLease(models.Model):
 
     class Meta:
         ordering = ["start", "name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalReservation(models.Model):
@@ -159,13 +173,11 @@ class LocalAllocation(models.Model):
         return f"{self.reservation} on {self.host}"
 
 
-class LocalMachine(models.Model):
+class LocalMachine(ProjectBuiltResource):
     """A server. `status` is what it was last set to; when `settles_at` has
     passed it becomes `settles_to` (applied on the next read, by any process)."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_machines")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=255)
     image = models.ForeignKey(LocalImage, on_delete=models.PROTECT)
     size = models.ForeignKey(LocalSize, on_delete=models.PROTECT)
@@ -181,13 +193,6 @@ class LocalMachine(models.Model):
     user_data = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True, help_text="[timestamp, text] lines for the console log.")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalFirewallRule(models.Model):
@@ -207,10 +212,8 @@ class LocalFirewallRule(models.Model):
         return f"{self.protocol} {self.port_min or ''}-{self.port_max or ''} from {self.remote_cidr}"
 
 
-class LocalExternalIp(models.Model):
+class LocalExternalIp(ProjectResource):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_external_ips")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     address = models.GenericIPAddressField(protocol="IPv4")
     machine = models.ForeignKey(
         LocalMachine, on_delete=models.SET_NULL, null=True, blank=True, related_name="external_ips"
@@ -224,21 +227,12 @@ class LocalExternalIp(models.Model):
         return self.address
 
 
-class LocalVolume(models.Model):
+class LocalVolume(ProjectBuiltResource):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_volumes")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=255)
     size_gb = models.PositiveIntegerField()
     machine = models.ForeignKey(LocalMachine, on_delete=models.SET_NULL, null=True, blank=True, related_name="volumes")
     device = models.CharField(max_length=20, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalKeyPair(models.Model):
@@ -256,9 +250,8 @@ class LocalKeyPair(models.Model):
         return self.name
 
 
-class LocalClusterTemplate(models.Model):
+class LocalClusterTemplate(CloudRow):
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_cluster_templates")
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     kubernetes_version = models.CharField(max_length=20)
     master_size = models.ForeignKey(LocalSize, on_delete=models.PROTECT, related_name="+")
@@ -267,17 +260,12 @@ class LocalClusterTemplate(models.Model):
     class Meta:
         ordering = ["-kubernetes_version", "name"]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class LocalCluster(models.Model):
+class LocalCluster(ProjectBuiltResource):
     """A Kubernetes cluster; statuses settle like machines'. Its nodes count
     against the project's machine, CPU and RAM quotas, as Magnum's servers do."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="local_clusters")
-    project_id = models.CharField(max_length=255)
-    uid = models.CharField(max_length=36, default=_uid, unique=True)
     name = models.CharField(max_length=100)
     template = models.ForeignKey(LocalClusterTemplate, on_delete=models.PROTECT)
     kubernetes_version = models.CharField(max_length=20)
@@ -290,13 +278,6 @@ class LocalCluster(models.Model):
     settles_at = models.DateTimeField(null=True, blank=True)
     settles_to = models.CharField(max_length=30, blank=True)
     status_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class LocalFault(models.Model):

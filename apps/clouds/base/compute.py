@@ -5,13 +5,13 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from apps.core.names import name_clean
 
 from .. import dto
 from ..errors import BadInput
-from .core import DriverCore, Pause
+from .core import DriverCore, Pause, unsupported_as
 
 
 def machine_name_clean(name: str | None) -> str:
@@ -49,7 +49,6 @@ class ComputeDriver(DriverCore):
     @abc.abstractmethod
     def machine_get(self, *, machine_id: str) -> dto.Machine: ...
 
-    @abc.abstractmethod
     def machine_create(
         self,
         *,
@@ -65,7 +64,23 @@ class ComputeDriver(DriverCore):
         """Start building a machine; it is returned in BUILD (ACTIVE or ERROR later).
 
         An image, size, key pair or network the project cannot use is BadInput naming
-        the field (`image_id`...), on every cloud."""
+        the field (`image_id`...), on every cloud. The name is checked here, once; the
+        driver's `_machine_create` gets the request as a `dto.MachineSpec`."""
+        spec = dto.MachineSpec(
+            name=machine_name_clean(name),
+            image_id=image_id,
+            size_id=size_id,
+            network_id=network_id,
+            key_name=key_name,
+            user_data=user_data,
+            metadata=dict(metadata or {}),
+            lease_id=lease_id,
+        )
+        return self._machine_create(spec)
+
+    @abc.abstractmethod
+    def _machine_create(self, spec: dto.MachineSpec) -> dto.Machine:
+        """Create the machine `spec` asks for (see `machine_create`)."""
 
     @abc.abstractmethod
     def machine_start(self, *, machine_id: str) -> dto.Machine: ...
@@ -82,21 +97,18 @@ class ComputeDriver(DriverCore):
         the cloud (e.g. to let go of the machine's firewall) waits with `pause(seconds)`,
         so a job passes its own, which stops at once when the job is cancelled."""
 
-    # Consoles -------------------------------------------------------------------------------
+    # Consoles and key pairs ---------------------------------------------------------------
 
-    def machine_console_log(self, *, machine_id: str, lines: int | None = None) -> str:
-        self._unsupported("console logs")
+    optional_operations: ClassVar[dict[str, str]] = {
+        "machine_console_log": "console logs",
+        "machine_console": "a web console",
+        **unsupported_as("key pairs", ("keypairs", "keypair_import", "keypair_delete")),
+    }
 
-    def machine_console(self, *, machine_id: str) -> dto.ConsoleAccess:
-        self._unsupported("a web console")
+    if TYPE_CHECKING:
 
-    # Key pairs --------------------------------------------------------------------------
-
-    def keypairs(self) -> list[dto.KeyPair]:
-        self._unsupported("key pairs")
-
-    def keypair_import(self, *, name: str, public_key: str) -> dto.KeyPair:
-        self._unsupported("key pairs")
-
-    def keypair_delete(self, *, name: str) -> None:
-        self._unsupported("key pairs")
+        def machine_console_log(self, *, machine_id: str, lines: int | None = None) -> str: ...
+        def machine_console(self, *, machine_id: str) -> dto.ConsoleAccess: ...
+        def keypairs(self) -> list[dto.KeyPair]: ...
+        def keypair_import(self, *, name: str, public_key: str) -> dto.KeyPair: ...
+        def keypair_delete(self, *, name: str) -> None: ...

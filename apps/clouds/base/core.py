@@ -4,7 +4,7 @@ the way it says it does not offer something."""
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, NoReturn
@@ -15,6 +15,20 @@ from ..target import Target
 
 #: How a driver waits for the cloud: `pause(seconds)`; jobs pass theirs, which a cancel interrupts.
 Pause = Callable[[float], None]
+
+
+def unsupported_as(what: str, names: Iterable[str]) -> dict[str, str]:
+    """Table rows for `DriverCore.optional_operations`: these operations, none offered as `what`."""
+    return dict.fromkeys(names, what)
+
+
+def _unsupported_default(name: str, what: str) -> Callable[..., NoReturn]:
+    def default(self: DriverCore, /, *args: object, **kwargs: object) -> NoReturn:
+        self._unsupported(what)
+
+    default.__name__ = name
+    default.__doc__ = f"Unsupported unless the driver offers {what}."
+    return default
 
 
 def require_aware(**moments: datetime) -> None:
@@ -48,6 +62,16 @@ class DriverCore(abc.ABC):
     name: ClassVar[str]
     #: The `Capabilities` fields saying which of this family's optional operations a driver offers.
     capability_flags: ClassVar[tuple[str, ...]] = ()
+    #: The family's optional operations, each with what a driver that does not implement it
+    #: "does not offer" (its `Unsupported`). Their signatures are declared for type checking
+    #: only; the defaults are made from this table.
+    optional_operations: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, what in cls.__dict__.get("optional_operations", {}).items():
+            if name not in cls.__dict__:
+                setattr(cls, name, _unsupported_default(name, what))
 
     def __init__(self, *, target: Target):
         self.target = target

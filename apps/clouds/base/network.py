@@ -5,11 +5,11 @@ from __future__ import annotations
 import abc
 import ipaddress
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .. import dto
 from ..errors import BadInput
-from .core import DriverCore
+from .core import DriverCore, unsupported_as
 
 #: What a new machine's own firewall lets in: SSH and ping, from anywhere.
 FIREWALL_DEFAULT_RULES: tuple[tuple[dto.FirewallProtocol, int | None, int | None, str], ...] = (
@@ -68,15 +68,37 @@ class NetworkDriver(DriverCore):
     # Drivers that offer it give every machine they create a firewall of its own
     # (FIREWALL_DEFAULT_RULES to start with) and remove it with the machine.
 
-    def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
-        """The machine's inbound rules; InvalidOperation for a machine made outside Atrium."""
-        self._unsupported("machine firewalls")
+    optional_operations: ClassVar[dict[str, str]] = {
+        **unsupported_as(
+            "machine firewalls",
+            ("machine_firewall", "machine_firewalls", "_machine_firewall_rule_add", "machine_firewall_rule_remove"),
+        ),
+        **unsupported_as(
+            "external IPs",
+            ("external_ips", "external_ip_allocate", "external_ip_attach", "external_ip_detach", "external_ip_release"),
+        ),
+    }
 
-    def machine_firewalls(self, *, machine_ids: Sequence[str]) -> dict[str, list[dto.FirewallRule] | None]:
-        """The firewalls of many machines in a few calls (the sync's way): for each machine
-        found, its inbound rules, or None when it has no firewall of its own. Machines the
-        driver cannot tell about yet (gone, or still without a network port) are left out."""
-        self._unsupported("machine firewalls")
+    if TYPE_CHECKING:
+
+        def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
+            """The machine's inbound rules; InvalidOperation for a machine made outside Atrium."""
+
+        def machine_firewalls(self, *, machine_ids: Sequence[str]) -> dict[str, list[dto.FirewallRule] | None]:
+            """The firewalls of many machines in a few calls (the sync's way): for each machine
+            found, its inbound rules, or None when it has no firewall of its own. Machines the
+            driver cannot tell about yet (gone, or still without a network port) are left out."""
+
+        def _machine_firewall_rule_add(self, *, machine_id: str, rule: dto.FirewallRuleSpec) -> dto.FirewallRule: ...
+        def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None: ...
+
+        # External IPs ---------------------------------------------------------------------
+
+        def external_ips(self) -> list[dto.ExternalIp]: ...
+        def external_ip_allocate(self) -> dto.ExternalIp: ...
+        def external_ip_attach(self, *, ip_id: str, machine_id: str) -> dto.ExternalIp: ...
+        def external_ip_detach(self, *, ip_id: str) -> dto.ExternalIp: ...
+        def external_ip_release(self, *, ip_id: str) -> None: ...
 
     def machine_firewall_rule_add(
         self,
@@ -87,25 +109,11 @@ class NetworkDriver(DriverCore):
         port_max: int | None = None,
         remote_cidr: str | None = None,
     ) -> dto.FirewallRule:
-        """Let more in (checked with `firewall_rule_clean`); a rule it already has is InvalidOperation."""
-        self._unsupported("machine firewalls")
-
-    def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:
-        self._unsupported("machine firewalls")
-
-    # External IPs -------------------------------------------------------------------------
-
-    def external_ips(self) -> list[dto.ExternalIp]:
-        self._unsupported("external IPs")
-
-    def external_ip_allocate(self) -> dto.ExternalIp:
-        self._unsupported("external IPs")
-
-    def external_ip_attach(self, *, ip_id: str, machine_id: str) -> dto.ExternalIp:
-        self._unsupported("external IPs")
-
-    def external_ip_detach(self, *, ip_id: str) -> dto.ExternalIp:
-        self._unsupported("external IPs")
-
-    def external_ip_release(self, *, ip_id: str) -> None:
-        self._unsupported("external IPs")
+        """Let more in (checked here with `firewall_rule_clean`, once; the driver's
+        `_machine_firewall_rule_add` gets a `dto.FirewallRuleSpec`); a rule the machine
+        already has is InvalidOperation."""
+        kind, low, high, cidr = firewall_rule_clean(
+            protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
+        )
+        rule = dto.FirewallRuleSpec(protocol=kind, port_min=low, port_max=high, remote_cidr=cidr)
+        return self._machine_firewall_rule_add(machine_id=machine_id, rule=rule)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 
 from ..base import CloudDriver
@@ -20,6 +20,7 @@ from .faults import fault_raise
 P = ParamSpec("P")
 R = TypeVar("R")
 D = TypeVar("D", bound="LocalBase")
+M = TypeVar("M", bound=Model)
 
 PROJECT_CIDR = "192.168.10.0/24"
 DEFAULT_DELAYS = {"build_seconds": 8.0, "action_seconds": 3.0, "cluster_seconds": 45.0}
@@ -38,11 +39,14 @@ def units(resource: str) -> str:
 
 
 def operation(func: Callable[Concatenate[D, P], R]) -> Callable[Concatenate[D, P], R]:
-    """Every public operation: injected faults first, then the simulated transitions."""
+    """Every public operation: injected faults first, then the simulated transitions. A
+    create's `_x_create` (the interface's `x_create` hands it the checked request) answers
+    to the operation's public name."""
+    name = func.__name__.removeprefix("_")
 
     @functools.wraps(func)
     def wrapper(self: D, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        fault_raise(cloud_id=self.cloud_id, project_id=self.project_id, operation=func.__name__)
+        fault_raise(cloud_id=self.cloud_id, project_id=self.project_id, operation=name)
         self._settle()
         return func(self, *args, **kwargs)
 
@@ -81,39 +85,40 @@ class LocalBase(CloudDriver):
             ended.delete()
 
     def _machines(self) -> QuerySet[LocalMachine]:
-        return LocalMachine.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "image", "size", "lease", "host"
-        )
+        return self._project_rows(LocalMachine).select_related("image", "size", "lease", "host")
 
     def _machine(self, machine_id: str, *, lock: bool = False) -> LocalMachine:
-        queryset = self._machines()
+        return self._project_row(self._machines(), machine_id, "machine", lock=lock)
+
+    def _project_rows(self, model: type[M]) -> QuerySet[M]:
+        """The project's rows of `model` on this cloud."""
+        return model._default_manager.filter(cloud_id=self.cloud_id, project_id=self.project_id)
+
+    def _project_row(self, queryset: QuerySet[M], uid: str, what: str, *, lock: bool = False) -> M:
+        """The row `uid` of the project's `queryset` (locked for update if asked), or NotFound naming `what`."""
         if lock:
             queryset = queryset.select_for_update(of=("self",))
-        machine = queryset.filter(uid=machine_id).first()
-        if machine is None:
-            raise NotFound(f"There is no machine {machine_id} in this project.")
-        return machine
+        row = queryset.filter(uid=uid).first()
+        if row is None:
+            raise NotFound(f"There is no {what} {uid} in this project.")
+        return row
 
     def _quota_row(self, *, lock: bool) -> LocalQuota:
         LocalQuota.objects.get_or_create(cloud_id=self.cloud_id, project_id=self.project_id)
-        queryset = LocalQuota.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id)
+        queryset = self._project_rows(LocalQuota)
         return (queryset.select_for_update() if lock else queryset).get()
 
     def _usage(self) -> dict[str, int]:
         machines = list(self._machines())
-        clusters = list(
-            LocalCluster.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-                "master_size", "worker_size"
-            )
-        )
-        volumes = list(LocalVolume.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id))
+        clusters = list(self._project_rows(LocalCluster).select_related("master_size", "worker_size"))
+        volumes = list(self._project_rows(LocalVolume))
         return {
             "machines": len(machines) + sum(c.master_count + c.worker_count for c in clusters),
             "cpus": sum(m.size.cpus for m in machines)
             + sum(c.master_count * c.master_size.cpus + c.worker_count * c.worker_size.cpus for c in clusters),
             "ram_mb": sum(m.size.ram_mb for m in machines)
             + sum(c.master_count * c.master_size.ram_mb + c.worker_count * c.worker_size.ram_mb for c in clusters),
-            "external_ips": LocalExternalIp.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).count(),
+            "external_ips": self._project_rows(LocalExternalIp).count(),
             "volumes": len(volumes),
             "volume_gb": sum(v.size_gb for v in volumes),
         }

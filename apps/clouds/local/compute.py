@@ -7,14 +7,13 @@ import base64
 import binascii
 import hashlib
 import time
-from collections.abc import Mapping
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import dto
-from ..base import FIREWALL_DEFAULT_RULES, Pause, machine_name_clean
+from ..base import FIREWALL_DEFAULT_RULES, Pause
 from ..errors import BadInput, InvalidOperation, NotFound, QuotaExceeded
 from ..models import (
     LocalAllocation,
@@ -94,25 +93,13 @@ class LocalCompute(LocalBase):
         return machine_dto(self._machine(machine_id))
 
     @operation
-    def machine_create(
-        self,
-        *,
-        name: str,
-        image_id: str,
-        size_id: str,
-        network_id: str | None = None,
-        key_name: str | None = None,
-        user_data: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        lease_id: str | None = None,
-    ) -> dto.Machine:
-        name = machine_name_clean(name)
-        image = self._images().filter(uid=image_id).first()
+    def _machine_create(self, spec: dto.MachineSpec) -> dto.Machine:
+        image = self._images().filter(uid=spec.image_id).first()
         if image is None:
-            raise BadInput(f"There is no image {image_id} on this cloud.", fields={"image_id": ["Unknown image."]})
-        size = LocalSize.objects.filter(cloud_id=self.cloud_id, uid=size_id).first()
+            raise BadInput(f"There is no image {spec.image_id} on this cloud.", fields={"image_id": ["Unknown image."]})
+        size = LocalSize.objects.filter(cloud_id=self.cloud_id, uid=spec.size_id).first()
         if size is None:
-            raise BadInput(f"There is no size {size_id} on this cloud.", fields={"size_id": ["Unknown size."]})
+            raise BadInput(f"There is no size {spec.size_id} on this cloud.", fields={"size_id": ["Unknown size."]})
         if image.min_disk_gb > size.disk_gb or image.min_ram_mb > size.ram_mb:
             raise BadInput(
                 f"The image {image.name} needs at least {image.min_disk_gb} GB of disk and {image.min_ram_mb} MB "
@@ -120,25 +107,28 @@ class LocalCompute(LocalBase):
                 fields={"size_id": ["Too small for the image."]},
             )
         if (
-            key_name
+            spec.key_name
             and not LocalKeyPair.objects.filter(
-                cloud_id=self.cloud_id, project_id=self.project_id, name=key_name
+                cloud_id=self.cloud_id, project_id=self.project_id, name=spec.key_name
             ).exists()
         ):
-            raise BadInput(f"There is no key pair {key_name!r} in this project.", fields={"key_name": ["Unknown."]})
-        if network_id:
+            raise BadInput(
+                f"There is no key pair {spec.key_name!r} in this project.", fields={"key_name": ["Unknown."]}
+            )
+        if spec.network_id:
             network = LocalNetwork.objects.filter(
-                cloud_id=self.cloud_id, project_id=self.project_id, uid=network_id, external=False
+                cloud_id=self.cloud_id, project_id=self.project_id, uid=spec.network_id, external=False
             ).first()
             if network is None:
                 raise BadInput(
-                    f"There is no network {network_id} in this project.", fields={"network_id": ["Unknown network."]}
+                    f"There is no network {spec.network_id} in this project.",
+                    fields={"network_id": ["Unknown network."]},
                 )
         else:
             network = self._tenant_network()
         with transaction.atomic():
             self._check_quota(machines=1, cpus=size.cpus, ram_mb=size.ram_mb)
-            lease = self._lease_for_machine(lease_id, size) if lease_id else None
+            lease = self._lease_for_machine(spec.lease_id, size) if spec.lease_id else None
             host = self._place(size, lease)
             failure = fault_take(
                 cloud_id=self.cloud_id,
@@ -154,7 +144,7 @@ class LocalCompute(LocalBase):
             machine = LocalMachine.objects.create(
                 cloud_id=self.cloud_id,
                 project_id=self.project_id,
-                name=name,
+                name=spec.name,
                 image=image,
                 size=size,
                 network=network,
@@ -165,9 +155,9 @@ class LocalCompute(LocalBase):
                 settles_at=timezone.now() + self._delay("build_seconds"),
                 settles_to=S.ERROR if fault else S.ACTIVE,
                 fault=fault,
-                key_name=key_name or "",
-                user_data=user_data or "",
-                metadata=dict(metadata or {}),
+                key_name=spec.key_name or "",
+                user_data=spec.user_data or "",
+                metadata=dict(spec.metadata),
             )
             LocalFirewallRule.objects.bulk_create(
                 LocalFirewallRule(machine=machine, protocol=p, port_min=lo, port_max=hi, remote_cidr=cidr)
@@ -190,7 +180,7 @@ class LocalCompute(LocalBase):
         return None
 
     def _lease_for_machine(self, lease_id: str, size: LocalSize) -> LocalLease:
-        lease = LocalLease.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, uid=lease_id).first()
+        lease = self._project_rows(LocalLease).filter(uid=lease_id).first()
         if lease is None:
             raise BadInput(f"There is no lease {lease_id} in this project.", fields={"lease_id": ["Unknown lease."]})
         if lease_status(lease) != dto.LeaseStatus.ACTIVE:
@@ -254,7 +244,7 @@ class LocalCompute(LocalBase):
     def keypairs(self) -> list[dto.KeyPair]:
         return [
             dto.KeyPair(name=k.name, fingerprint=k.fingerprint, public_key=k.public_key)
-            for k in LocalKeyPair.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id)
+            for k in self._project_rows(LocalKeyPair)
         ]
 
     @operation
@@ -263,7 +253,7 @@ class LocalCompute(LocalBase):
             raise BadInput("A key pair needs a name of 1 to 255 characters.")
         fingerprint = ssh_fingerprint(public_key)
         with transaction.atomic():
-            if LocalKeyPair.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, name=name).exists():
+            if self._project_rows(LocalKeyPair).filter(name=name).exists():
                 raise InvalidOperation(f"A key pair called {name!r} already exists in this project.")
             key = LocalKeyPair.objects.create(
                 cloud_id=self.cloud_id,
@@ -276,7 +266,7 @@ class LocalCompute(LocalBase):
 
     @operation
     def keypair_delete(self, *, name: str) -> None:
-        deleted, _ = LocalKeyPair.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, name=name).delete()
+        deleted, _ = self._project_rows(LocalKeyPair).filter(name=name).delete()
         if not deleted:
             raise NotFound(f"There is no key pair {name!r} in this project.")
 

@@ -11,6 +11,9 @@ worker processes agree. Delays come from the cloud's `options`
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from ..base import Capabilities
 from .compute import LocalCompute, ssh_fingerprint
 from .kubernetes import LocalKubernetes
@@ -20,19 +23,13 @@ from .storage import LocalStorage
 
 __all__ = ["LocalDriver", "ssh_fingerprint"]
 
+#: The local cloud offers every optional family; of consoles only the log (no web console).
+_OFFERED: dict[str, Any] = {flag.name: True for flag in dataclasses.fields(Capabilities) if flag.name != "console"}
+LOCAL_CAPABILITIES = Capabilities(**_OFFERED)
+
 
 class LocalDriver(LocalCompute, LocalNetworks, LocalStorage, LocalKubernetes, LocalReservations):
     name = "local"
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(
-            external_ips=True,
-            firewall=True,
-            volumes=True,
-            keypairs=True,
-            console_log=True,
-            console=None,
-            kubernetes=True,
-            leases=True,
-            host_capacity=True,
-        )
+        return LOCAL_CAPABILITIES

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import dto
-from ..errors import BadInput, InvalidOperation, NotFound
+from ..errors import BadInput, InvalidOperation
 from ..models import LocalCluster, LocalClusterTemplate, LocalExternalIp, LocalFault, LocalNetwork, LocalSize
 from .base import LocalBase, operation
 from .convert import cluster_dto, kubeconfig_text
@@ -19,15 +19,8 @@ C = dto.ClusterStatus
 
 class LocalKubernetes(LocalBase):
     def _cluster(self, cluster_id: str, *, lock: bool = False) -> LocalCluster:
-        queryset = LocalCluster.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "template", "master_size", "worker_size"
-        )
-        if lock:
-            queryset = queryset.select_for_update(of=("self",))
-        cluster = queryset.filter(uid=cluster_id).first()
-        if cluster is None:
-            raise NotFound(f"There is no Kubernetes cluster {cluster_id} in this project.")
-        return cluster
+        queryset = self._project_rows(LocalCluster).select_related("template", "master_size", "worker_size")
+        return self._project_row(queryset, cluster_id, "Kubernetes cluster", lock=lock)
 
     def _template(self, template_id: str) -> LocalClusterTemplate:
         template = LocalClusterTemplate.objects.filter(cloud_id=self.cloud_id, uid=template_id).first()
@@ -54,9 +47,7 @@ class LocalKubernetes(LocalBase):
 
     @operation
     def clusters(self) -> list[dto.KubernetesCluster]:
-        queryset = LocalCluster.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "template", "master_size", "worker_size"
-        )
+        queryset = self._project_rows(LocalCluster).select_related("template", "master_size", "worker_size")
         return [cluster_dto(c) for c in queryset]
 
     @operation
@@ -64,38 +55,28 @@ class LocalKubernetes(LocalBase):
         return cluster_dto(self._cluster(cluster_id))
 
     @operation
-    def cluster_create(
-        self,
-        *,
-        name: str,
-        template_id: str,
-        worker_count: int,
-        worker_size_id: str | None = None,
-        master_count: int = 1,
-        key_name: str | None = None,
-    ) -> dto.KubernetesCluster:
-        name = (name or "").strip()
+    def _cluster_create(self, spec: dto.ClusterSpec) -> dto.KubernetesCluster:
+        name = (spec.name or "").strip()
         if not name or len(name) > 100:
             raise BadInput("A cluster needs a name of 1 to 100 characters.", fields={"name": ["1 to 100 characters."]})
-        if worker_count < 1:
-            raise BadInput("A cluster needs at least one worker node.", fields={"worker_count": ["At least 1."]})
-        if master_count not in (1, 3, 5):
+        if spec.master_count not in (1, 3, 5):
             raise BadInput("A cluster has 1, 3 or 5 control-plane nodes.", fields={"master_count": ["1, 3 or 5."]})
-        template = self._template(template_id)
+        template = self._template(spec.template_id)
         worker_size = template.worker_size
-        if worker_size_id:
-            found = LocalSize.objects.filter(cloud_id=self.cloud_id, uid=worker_size_id).first()
+        if spec.worker_size_id:
+            found = LocalSize.objects.filter(cloud_id=self.cloud_id, uid=spec.worker_size_id).first()
             if found is None:
                 raise BadInput(
-                    f"There is no size {worker_size_id} on this cloud.", fields={"worker_size_id": ["Unknown size."]}
+                    f"There is no size {spec.worker_size_id} on this cloud.",
+                    fields={"worker_size_id": ["Unknown size."]},
                 )
             worker_size = found
         master = template.master_size
         with transaction.atomic():
             self._check_quota(
-                machines=master_count + worker_count,
-                cpus=master_count * master.cpus + worker_count * worker_size.cpus,
-                ram_mb=master_count * master.ram_mb + worker_count * worker_size.ram_mb,
+                machines=spec.master_count + spec.worker_count,
+                cpus=spec.master_count * master.cpus + spec.worker_count * worker_size.cpus,
+                ram_mb=spec.master_count * master.ram_mb + spec.worker_count * worker_size.ram_mb,
             )
             failure = fault_take(
                 cloud_id=self.cloud_id,
@@ -114,8 +95,8 @@ class LocalKubernetes(LocalBase):
                 kubernetes_version=template.kubernetes_version,
                 master_size=master,
                 worker_size=worker_size,
-                master_count=master_count,
-                worker_count=worker_count,
+                master_count=spec.master_count,
+                worker_count=spec.worker_count,
                 api_address=next_address(external.cidr if external else "203.0.113.0/24", used),
                 status=C.CREATE_IN_PROGRESS,
                 settles_at=timezone.now() + self._delay("cluster_seconds"),

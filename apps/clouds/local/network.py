@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from .. import dto
-from ..base import firewall_rule_clean
 from ..errors import InvalidOperation, NotFound
 from ..models import LocalExternalIp, LocalFirewallRule, LocalMachine, LocalNetwork
 from .base import LocalBase, operation
@@ -47,26 +46,19 @@ class LocalNetworks(LocalBase):
         return dict(found)
 
     @operation
-    def machine_firewall_rule_add(
-        self,
-        *,
-        machine_id: str,
-        protocol: str,
-        port_min: int | None = None,
-        port_max: int | None = None,
-        remote_cidr: str | None = None,
-    ) -> dto.FirewallRule:
-        kind, port_min, port_max, cidr = firewall_rule_clean(
-            protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
-        )
+    def _machine_firewall_rule_add(self, *, machine_id: str, rule: dto.FirewallRuleSpec) -> dto.FirewallRule:
         with transaction.atomic():
             machine = self._machine(machine_id, lock=True)
-            rule, made = LocalFirewallRule.objects.get_or_create(
-                machine=machine, protocol=kind, port_min=port_min, port_max=port_max, remote_cidr=cidr
+            row, made = LocalFirewallRule.objects.get_or_create(
+                machine=machine,
+                protocol=rule.protocol,
+                port_min=rule.port_min,
+                port_max=rule.port_max,
+                remote_cidr=rule.remote_cidr,
             )
         if not made:
             raise InvalidOperation(f"The machine {machine.name} already lets that in.")
-        return firewall_rule_dto(rule)
+        return firewall_rule_dto(row)
 
     @operation
     def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:
@@ -77,15 +69,10 @@ class LocalNetworks(LocalBase):
     # External IPs --------------------------------------------------------------------------
 
     def _ips(self) -> QuerySet[LocalExternalIp]:
-        return LocalExternalIp.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "machine"
-        )
+        return self._project_rows(LocalExternalIp).select_related("machine")
 
     def _ip(self, ip_id: str) -> LocalExternalIp:
-        ip = self._ips().filter(uid=ip_id).first()
-        if ip is None:
-            raise NotFound(f"There is no external IP {ip_id} in this project.")
-        return ip
+        return self._project_row(self._ips(), ip_id, "external IP")
 
     @operation
     def external_ips(self) -> list[dto.ExternalIp]:

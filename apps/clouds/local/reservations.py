@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .. import dto
 from ..base import require_aware
-from ..errors import BadInput, InvalidOperation, NotFound
+from ..errors import BadInput, InvalidOperation
 from ..models import LocalAllocation, LocalHost, LocalLease, LocalReservation, LocalSize
 from .base import LocalBase, operation
 from .capacity import allocate, allocation_need, fits, host_free, host_free_now
@@ -41,16 +41,11 @@ class LocalReservations(LocalBase):
         return result
 
     def _lease(self, lease_id: str) -> LocalLease:
-        lease = LocalLease.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, uid=lease_id).first()
-        if lease is None:
-            raise NotFound(f"There is no lease {lease_id} in this project.")
-        return lease
+        return self._project_row(self._project_rows(LocalLease), lease_id, "lease")
 
     @operation
     def leases(self) -> list[dto.Lease]:
-        queryset = LocalLease.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).prefetch_related(
-            "reservations__size"
-        )
+        queryset = self._project_rows(LocalLease).prefetch_related("reservations__size")
         return [lease_dto(lease) for lease in queryset]
 
     @operation

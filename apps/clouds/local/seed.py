@@ -2,12 +2,15 @@
 sizes, an external network, Kubernetes templates and project quotas.
 Idempotent: running it again adds what is missing and changes nothing else."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Model
 
 from ..models import LocalClusterTemplate, LocalHost, LocalImage, LocalNetwork, LocalQuota, LocalSize
+
+M = TypeVar("M", bound=Model)
 
 GB = 1024**3
 
@@ -45,54 +48,39 @@ QUOTAS = {"machines": 10, "cpus": 32, "ram_mb": 65536, "external_ips": 4, "volum
 def local_cloud_seed(cloud: Model, *, projects: Iterable[str] = ()) -> list[str]:
     """Fill `cloud` (a local one) with the demo hardware and catalogue; returns what was created."""
     created: list[str] = []
-    sizes = {}
-    for name, cpus, ram, disk, gpus, description in SIZES:
-        size, new = LocalSize.objects.get_or_create(
-            cloud_id=cloud.pk,
-            name=name,
-            defaults={"cpus": cpus, "ram_mb": ram, "disk_gb": disk, "gpus": gpus, "description": description},
-        )
-        sizes[name] = size
+
+    def ensure(what: str, model: type[M], defaults: Mapping[str, Any], **lookup: Any) -> M:
+        row, new = model._default_manager.get_or_create(cloud_id=cloud.pk, defaults=dict(defaults), **lookup)
         if new:
-            created.append(f"size {name}")
+            created.append(what)
+        return row
+
+    sizes = {
+        name: ensure(
+            f"size {name}",
+            LocalSize,
+            {"cpus": cpus, "ram_mb": ram, "disk_gb": disk, "gpus": gpus, "description": description},
+            name=name,
+        )
+        for name, cpus, ram, disk, gpus, description in SIZES
+    }
     for name, distro, version, min_disk, min_ram, size_gb in IMAGES:
-        _, new = LocalImage.objects.get_or_create(
-            cloud_id=cloud.pk,
-            name=name,
-            project_id="",
-            defaults={
-                "os_distro": distro,
-                "os_version": version,
-                "min_disk_gb": min_disk,
-                "min_ram_mb": min_ram,
-                "size_bytes": int(size_gb * GB),
-            },
-        )
-        if new:
-            created.append(f"image {name}")
+        image = {
+            "os_distro": distro,
+            "os_version": version,
+            "min_disk_gb": min_disk,
+            "min_ram_mb": min_ram,
+            "size_bytes": int(size_gb * GB),
+        }
+        ensure(f"image {name}", LocalImage, image, name=name, project_id="")
     for name, cpus, ram, disk, gpus, reservable in HOSTS:
-        _, new = LocalHost.objects.get_or_create(
-            cloud_id=cloud.pk,
-            name=name,
-            defaults={"cpus": cpus, "ram_mb": ram, "disk_gb": disk, "gpus": gpus, "reservable": reservable},
-        )
-        if new:
-            created.append(f"host {name}")
-    _, new = LocalNetwork.objects.get_or_create(
-        cloud_id=cloud.pk, name="public", external=True, defaults={"cidr": "203.0.113.0/24", "project_id": ""}
-    )
-    if new:
-        created.append("external network public")
+        host = {"cpus": cpus, "ram_mb": ram, "disk_gb": disk, "gpus": gpus, "reservable": reservable}
+        ensure(f"host {name}", LocalHost, host, name=name)
+    external = {"cidr": "203.0.113.0/24", "project_id": ""}
+    ensure("external network public", LocalNetwork, external, name="public", external=True)
     for name, version in TEMPLATES:
-        _, new = LocalClusterTemplate.objects.get_or_create(
-            cloud_id=cloud.pk,
-            name=name,
-            defaults={"kubernetes_version": version, "master_size": sizes["medium"], "worker_size": sizes["large"]},
-        )
-        if new:
-            created.append(f"cluster template {name}")
+        template = {"kubernetes_version": version, "master_size": sizes["medium"], "worker_size": sizes["large"]}
+        ensure(f"cluster template {name}", LocalClusterTemplate, template, name=name)
     for project_id in projects:
-        _, new = LocalQuota.objects.get_or_create(cloud_id=cloud.pk, project_id=project_id, defaults=QUOTAS)
-        if new:
-            created.append(f"quotas for {project_id}")
+        ensure(f"quotas for {project_id}", LocalQuota, QUOTAS, project_id=project_id)
     return created

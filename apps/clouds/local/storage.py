@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from .. import dto
-from ..errors import BadInput, InvalidOperation, NotFound
+from ..errors import BadInput, InvalidOperation
 from ..models import LocalVolume
 from .base import LocalBase, operation
 from .convert import volume_dto
@@ -15,20 +15,11 @@ S = dto.MachineStatus
 
 class LocalStorage(LocalBase):
     def _volume(self, volume_id: str) -> LocalVolume:
-        volume = (
-            LocalVolume.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id, uid=volume_id)
-            .select_related("machine")
-            .first()
-        )
-        if volume is None:
-            raise NotFound(f"There is no volume {volume_id} in this project.")
-        return volume
+        return self._project_row(self._project_rows(LocalVolume).select_related("machine"), volume_id, "volume")
 
     @operation
     def volumes(self) -> list[dto.Volume]:
-        volumes = LocalVolume.objects.filter(cloud_id=self.cloud_id, project_id=self.project_id).select_related(
-            "machine"
-        )
+        volumes = self._project_rows(LocalVolume).select_related("machine")
         return [volume_dto(v) for v in volumes]
 
     @operation

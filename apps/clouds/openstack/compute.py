@@ -7,11 +7,10 @@ import base64
 import contextlib
 import functools
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from .. import dto
-from ..base import Pause, machine_name_clean
+from ..base import Pause
 from ..errors import BadInput, InvalidOperation
 from . import sdk
 from .base import OpenStackBase
@@ -87,42 +86,31 @@ class OpenStackCompute(OpenStackBase):
         return self._machine(self._conn.compute.get_server(machine_id))
 
     @translate_errors
-    def machine_create(
-        self,
-        *,
-        name: str,
-        image_id: str,
-        size_id: str,
-        network_id: str | None = None,
-        key_name: str | None = None,
-        user_data: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        lease_id: str | None = None,
-    ) -> dto.Machine:
-        name = machine_name_clean(name)
+    def _machine_create(self, spec: dto.MachineSpec) -> dto.Machine:
         attrs: dict[str, Any] = {
-            "name": name,
-            "image_id": image_id,
-            "flavor_id": size_id,
-            "networks": [{"uuid": network_id or self.tenant_network().id}],
+            "name": spec.name,
+            "image_id": spec.image_id,
+            "flavor_id": spec.size_id,
+            "networks": [{"uuid": spec.network_id or self.tenant_network().id}],
         }
-        if key_name:
-            attrs["key_name"] = key_name
-        if user_data:
-            attrs["user_data"] = base64.b64encode(user_data.encode()).decode()
-        if lease_id:
-            lease = self.lease_get(lease_id=lease_id)
+        if spec.key_name:
+            attrs["key_name"] = spec.key_name
+        if spec.user_data:
+            attrs["user_data"] = base64.b64encode(spec.user_data.encode()).decode()
+        if spec.lease_id:
+            lease = self.lease_get(lease_id=spec.lease_id)
             if lease.status != dto.LeaseStatus.ACTIVE:
                 raise InvalidOperation(f"The lease {lease.name} is not active now, so nothing can start in it.")
-            attrs.update(self._into_reservation(lease, size_id))
-        group = firewall_create(self._conn, name) if self.capabilities().firewall else None
+            attrs.update(self._into_reservation(lease, spec.size_id))
+        metadata = dict(spec.metadata)
+        group = firewall_create(self._conn, spec.name) if self.capabilities().firewall else None
         if group is not None:
             # Its own group for what may come in, and the project's default group so the
             # tenancy's machines still reach each other.
             attrs["security_groups"] = [{"name": group.id}, {"name": "default"}]
-            metadata = {**(metadata or {}), FIREWALL_METADATA: group.id}
+            metadata[FIREWALL_METADATA] = group.id
         if metadata:
-            attrs["metadata"] = dict(metadata)
+            attrs["metadata"] = metadata
         try:
             server = self._conn.compute.create_server(**attrs)
         except Exception as exc:
@@ -131,7 +119,7 @@ class OpenStackCompute(OpenStackBase):
                     self._conn.network.delete_security_group(group)
             if _unknown_image(exc):  # as every driver says it (the contract suite checks)
                 raise BadInput(
-                    f"There is no image {image_id} on this cloud.", fields={"image_id": ["Unknown image."]}
+                    f"There is no image {spec.image_id} on this cloud.", fields={"image_id": ["Unknown image."]}
                 ) from exc
             raise
         return self.machine_get(machine_id=server.id)

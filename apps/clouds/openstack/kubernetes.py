@@ -58,28 +58,17 @@ class OpenStackKubernetes(OpenStackBase):
         return cluster_dto(self._magnum.get_cluster(cluster_id))
 
     @translate_errors
-    def cluster_create(
-        self,
-        *,
-        name: str,
-        template_id: str,
-        worker_count: int,
-        worker_size_id: str | None = None,
-        master_count: int = 1,
-        key_name: str | None = None,
-    ) -> dto.KubernetesCluster:
-        if worker_count < 1:
-            raise BadInput("A cluster needs at least one worker node.", fields={"worker_count": ["At least 1."]})
+    def _cluster_create(self, spec: dto.ClusterSpec) -> dto.KubernetesCluster:
         attrs: dict[str, Any] = {
-            "name": name,
-            "cluster_template_id": template_id,
-            "node_count": worker_count,
-            "master_count": master_count,
+            "name": spec.name,
+            "cluster_template_id": spec.template_id,
+            "node_count": spec.worker_count,
+            "master_count": spec.master_count,
         }
-        if worker_size_id:
-            attrs["flavor_id"] = worker_size_id
-        if key_name:
-            attrs["keypair"] = key_name
+        if spec.worker_size_id:
+            attrs["flavor_id"] = spec.worker_size_id
+        if spec.key_name:
+            attrs["keypair"] = spec.key_name
         cluster = self._magnum.create_cluster(**attrs)
         return self.cluster_get(cluster_id=cluster.id)
 

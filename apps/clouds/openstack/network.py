@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import dto
-from ..base import FIREWALL_DEFAULT_RULES, Pause, firewall_rule_clean
+from ..base import FIREWALL_DEFAULT_RULES, Pause
 from ..errors import InvalidOperation, NotFound
 from . import sdk
 from .base import OpenStackBase
@@ -124,23 +124,13 @@ class OpenStackNetwork(OpenStackBase):
         return found
 
     @translate_errors
-    def machine_firewall_rule_add(
-        self,
-        *,
-        machine_id: str,
-        protocol: str,
-        port_min: int | None = None,
-        port_max: int | None = None,
-        remote_cidr: str | None = None,
-    ) -> dto.FirewallRule:
-        kind, port_min, port_max, cidr = firewall_rule_clean(
-            protocol=protocol, port_min=port_min, port_max=port_max, remote_cidr=remote_cidr
-        )
+    def _machine_firewall_rule_add(self, *, machine_id: str, rule: dto.FirewallRuleSpec) -> dto.FirewallRule:
         group_id = self._firewall_of(machine_id)
-        wanted = (kind.value, port_min, port_max, cidr)
+        wanted = (rule.protocol.value, rule.port_min, rule.port_max, rule.remote_cidr)
         if any(r.key == wanted for r in self._firewall_rules(group_id)):
             raise InvalidOperation("The machine's firewall already lets that in.")
-        return firewall_rule_dto(firewall_rule_create(self._conn, group_id, kind, port_min, port_max, cidr))
+        made = firewall_rule_create(self._conn, group_id, rule.protocol, rule.port_min, rule.port_max, rule.remote_cidr)
+        return firewall_rule_dto(made)
 
     @translate_errors
     def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:

@@ -12,7 +12,7 @@ from django.test import Client
 from apps.accounts.models import User
 from apps.clouds import errors
 from apps.clouds.base import FAMILIES, Capabilities, CloudDriver
-from apps.clouds.local.driver import LocalDriver
+from apps.clouds.local.driver import LOCAL_CAPABILITIES, LocalDriver
 from apps.clouds.registry import driver_for_tenancy
 from apps.clouds.target import Target
 from apps.core import errors as core
@@ -82,6 +82,27 @@ def test_optional_operations_are_unsupported_by_default():
     with pytest.raises(errors.Unsupported, match="does not offer a web console"):
         driver.machine_console(machine_id="x")
     assert Capabilities() == Capabilities(external_ips=False, leases=False)
+
+
+@pytest.mark.django_db
+def test_every_optional_operation_answers_unsupported_until_a_driver_implements_it():
+    abstract = {name for name in dir(CloudDriver) if getattr(getattr(CloudDriver, name), "__isabstractmethod__", False)}
+    concrete = type("Concrete", (CloudDriver,), {"name": "minimal", **{n: lambda self, **kw: None for n in abstract}})
+    driver = concrete(target=Target(cloud_id=0, cloud_name="Other", driver="minimal"))
+    table = {name: what for family in FAMILIES for name, what in family.optional_operations.items()}
+    assert {"volume_get", "lease_create", "_cluster_create", "keypairs", "external_ip_release"} <= set(table)
+    for name, what in table.items():
+        with pytest.raises(errors.Unsupported, match=f"Other does not offer {what}"):
+            getattr(driver, name)()
+    # The local cloud implements every optional operation but the web console (its capabilities say so).
+    assert {name for name in table if getattr(LocalDriver, name) is getattr(CloudDriver, name)} == {"machine_console"}
+    offered = dataclasses.asdict(LOCAL_CAPABILITIES)
+    assert offered.pop("console") is None
+    assert all(offered.values()), offered
+    with pytest.raises(errors.Unsupported, match="does not offer Kubernetes clusters"):
+        driver.cluster_create(name="k", template_id="t", worker_count=1)
+    with pytest.raises(errors.Unsupported, match="does not offer machine firewalls"):
+        driver.machine_firewall_rule_add(machine_id="m", protocol="tcp", port_min=22)
 
 
 def test_every_capability_flag_belongs_to_one_family():

@@ -1,20 +1,19 @@
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from apps.clouds.errors import BadInput
+from apps.clouds.management.base import RegisterCommand
 from apps.tenancies.services import cloud_register
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = (
         "Register (or update) an OpenStack cloud from a clouds.yaml entry: its Keystone URL and options, and the "
         "entry's credentials (stored encrypted; normally left empty when every tenancy has its own)."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("name", help="The cloud's name in Atrium.")
+    name_help = "The cloud's name in Atrium."
+
+    def add_options(self, parser: ArgumentParser) -> None:
         parser.add_argument("--clouds-yaml", required=True, help="Path to a clouds.yaml.")
         parser.add_argument("--cloud", required=True, help="The entry in it.")
         parser.add_argument(
@@ -44,7 +43,7 @@ class Command(BaseCommand):
         protocol: str,
         **o: Any,
     ) -> None:
-        try:
+        with self.bad_input_refused():
             target, created = cloud_register(
                 name=name,
                 clouds_yaml=clouds_yaml,
@@ -53,8 +52,6 @@ class Command(BaseCommand):
                 federated=federated,
                 protocol=protocol,
             )
-        except BadInput as exc:
-            raise CommandError(exc.message) from exc
         stored = sorted(target.credentials or {})
         kept = "no credentials" if not stored else f"credentials: {', '.join(stored)}"
         if federated:

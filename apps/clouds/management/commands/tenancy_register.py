@@ -2,21 +2,22 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from apps.clouds.errors import BadInput
+from apps.clouds.management.base import RegisterCommand
 from apps.tenancies.models import Cloud, Tenancy
 from apps.tenancies.services import tenancy_create
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = (
         "Map a Keystone project to a tenancy (creating or updating it), optionally with the project's "
         "application credential from a clouds.yaml entry (stored encrypted)."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("name", help="The tenancy's name.")
+    name_help = "The tenancy's name."
+
+    def add_options(self, parser: ArgumentParser) -> None:
         parser.add_argument("--cloud", required=True, help="The Atrium cloud (see cloud_register).")
         parser.add_argument("--project-id", required=True, help="The Keystone project id.")
         parser.add_argument("--description", default="")
@@ -33,10 +34,8 @@ class Command(BaseCommand):
                 raise CommandError("--credentials-from needs --credentials-cloud.")
             from apps.clouds.openstack.sdk import clouds_yaml_entry
 
-            try:
+            with self.bad_input_refused():
                 _, _, credentials = clouds_yaml_entry(o["credentials_from"], o["credentials_cloud"])
-            except BadInput as exc:
-                raise CommandError(exc.message) from exc
         tenancy = Tenancy.objects.filter(name=name).first()
         holder = Tenancy.objects.filter(cloud=target, project_id=project_id).exclude(name=name).first()
         if holder is not None:
