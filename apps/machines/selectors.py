@@ -92,16 +92,18 @@ def volumes_free(*, tenancy: Tenancy) -> QuerySet[Volume]:
 
 
 def machine_jobs(*, machine: Machine) -> QuerySet[Job]:
-    """The jobs that worked on this machine or its firewall rules, newest first (the caller has
-    checked access). Rule jobs name their machine in their params: the rule may be gone."""
+    """The jobs that worked on this machine, its firewall rules, or attached or detached a volume or
+    an external IP to or from it, newest first (the caller has checked access). Those jobs name
+    their machine in their params: the rule may be gone, the volume attached elsewhere since."""
     from django.contrib.contenttypes.models import ContentType
 
-    types = ContentType.objects.get_for_models(Machine, FirewallRule)
+    types = ContentType.objects.get_for_models(Machine, FirewallRule, Volume, ExternalIp)
+    parts = [types[model] for model in (FirewallRule, Volume, ExternalIp)]
     return (
         Job.objects.filter(tenancy_id=machine.tenancy_id)
         .filter(
             Q(target_type=types[Machine], target_id=str(machine.pk))
-            | Q(target_type=types[FirewallRule], params__machine=machine.pk)
+            | Q(target_type__in=parts, params__machine=machine.pk)
         )
         .select_related("requested_by")
         .order_by("-created_at", "-pk")

@@ -242,6 +242,11 @@ def _attach(
     return row_act(row, kind=kind, task="attaching", user=user, check=check, busy=busy, params=params).job
 
 
+def _from_machine(row: ExternalIp | Volume) -> dict[str, Any]:
+    """A detach names the machine it leaves: that machine's page lists the job."""
+    return {"machine": row.machine_id}
+
+
 def _ip_detached(ip: ExternalIp) -> None:
     if ip.machine_id:
         raise Conflict(f"The external IP {ip} is attached to {ip.machine}; detach it first.")
@@ -254,7 +259,13 @@ def external_ip_detach(*, ip: ExternalIp, user: User) -> Job:
             raise Conflict(f"The external IP {ip} is not attached to a machine.")
 
     return row_act(
-        ip, kind="machines.ip_detach", task="detaching", user=user, check=check, busy=f"The external IP {ip}"
+        ip,
+        kind="machines.ip_detach",
+        task="detaching",
+        user=user,
+        check=check,
+        busy=f"The external IP {ip}",
+        params=_from_machine,
     ).job
 
 
@@ -323,6 +334,7 @@ def volume_detach(*, volume: Volume, user: User) -> Job:
         user=user,
         check=check,
         busy=f"The volume {volume.name}",
+        params=_from_machine,
     ).job
 
 

@@ -104,15 +104,18 @@ def row_act(
     task: str,
     user: Any,
     check: Callable[[R], None] | None = None,
-    params: dict[str, Any] | None = None,
+    params: dict[str, Any] | Callable[[R], dict[str, Any]] | None = None,
     busy: str | None = None,
 ) -> Started[R]:
     """Lock the row, refuse while it is busy (Conflict naming it as `busy`, else `str(row)`),
-    `check` its state (raising Conflict or BadInput), mark its `task` and start the job `kind`."""
+    `check` its state (raising Conflict or BadInput), mark its `task` and start the job `kind`
+    with `params` (or what `params(row)` makes of the locked row: the caller's copy may be old)."""
     row = type(row)._default_manager.select_for_update().get(pk=row.pk)
     busy_refuse(row, busy)
     if check is not None:
         check(row)
+    if callable(params):
+        params = params(row)
     return job_start(row, kind=kind, task=task, user=user, params=params)
 
 

@@ -4,6 +4,7 @@ give the machine's panel with the volume listed (or gone) and the volume's row.
 Tested on the publishing side (no socket): what is sent for which object."""
 
 import pytest
+from django.urls import reverse
 
 from apps.core.resources import services as resource_services
 from apps.jobs.live import live_resources
@@ -76,3 +77,19 @@ def test_an_ip_change_is_published_for_its_machine_and_rows_only_of_the_tenancy(
     assert set(rows.rows(physics.pk, [ip.pk])) == {ip.pk}
     assert rows.rows(biology.pk, [ip.pk]) == {}  # another tenancy's id renders nothing
     assert rows.row_id(ip.pk) == f"externalip-row-{ip.pk}"
+
+
+def test_the_machines_page_lists_the_jobs_that_attached_and_detached_its_volume(
+    physics, physicist, physicist_client, machine, volume
+):
+    """Where the job is: attaching or detaching a volume shows among the machine's jobs,
+    and the detach stays listed there after the volume has left."""
+    attach = services.volume_attach(volume=volume, machine=machine, user=physicist)
+    run_latest(volume)
+    detach = services.volume_detach(volume=volume, user=physicist)
+    run_latest(volume)
+    page = physicist_client.get(reverse("machines:machine-detail", args=[physics.pk, machine.pk])).content.decode()
+    for job in (attach, detach):
+        assert reverse("jobs:detail", args=[physics.pk, job.pk]) in page
+    assert "Attach volume" in page
+    assert "Detach volume" in page
