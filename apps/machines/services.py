@@ -242,9 +242,14 @@ def _attach(
     return row_act(row, kind=kind, task="attaching", user=user, check=check, busy=busy, params=params).job
 
 
-def _from_machine(row: ExternalIp | Volume) -> dict[str, Any]:
-    """A detach names the machine it leaves: that machine's page lists the job."""
-    return {"machine": row.machine_id}
+def _detach(row: ExternalIp | Volume, *, kind: str, user: User, check: Callable[[Any], None], busy: str) -> Job:
+    """Start detaching `row`; the job names the machine it leaves (read from the locked row), so
+    that machine's page lists it."""
+
+    def leaving(row: ExternalIp | Volume) -> dict[str, Any]:
+        return {"machine": row.machine_id}
+
+    return row_act(row, kind=kind, task="detaching", user=user, check=check, busy=busy, params=leaving).job
 
 
 def _ip_detached(ip: ExternalIp) -> None:
@@ -258,15 +263,7 @@ def external_ip_detach(*, ip: ExternalIp, user: User) -> Job:
         if not ip.machine_id:
             raise Conflict(f"The external IP {ip} is not attached to a machine.")
 
-    return row_act(
-        ip,
-        kind="machines.ip_detach",
-        task="detaching",
-        user=user,
-        check=check,
-        busy=f"The external IP {ip}",
-        params=_from_machine,
-    ).job
+    return _detach(ip, kind="machines.ip_detach", user=user, check=check, busy=f"The external IP {ip}")
 
 
 @transaction.atomic
@@ -327,15 +324,7 @@ def volume_detach(*, volume: Volume, user: User) -> Job:
                 f"The volume {volume.name} is {volume.status_label.lower()}; only one in use can be detached."
             )
 
-    return row_act(
-        volume,
-        kind="machines.volume_detach",
-        task="detaching",
-        user=user,
-        check=check,
-        busy=f"The volume {volume.name}",
-        params=_from_machine,
-    ).job
+    return _detach(volume, kind="machines.volume_detach", user=user, check=check, busy=f"The volume {volume.name}")
 
 
 @transaction.atomic
