@@ -316,7 +316,7 @@ REST_FRAMEWORK = {
     # apps.core.rest: one way for every endpoint to read pages, ordering and JSON bodies.
     "DEFAULT_PAGINATION_CLASS": "apps.core.rest.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "apps.core.rest.Ordering"],
+    "DEFAULT_FILTER_BACKENDS": ["apps.core.rest.Filters", "apps.core.rest.Ordering"],
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.rest.JSONParser",
         "rest_framework.parsers.FormParser",
