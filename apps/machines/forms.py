@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from apps.accounts.models import SshPublicKey
 from apps.catalogue.models import Catalogue
+from apps.clouds.errors import BadInput
 from apps.core.forms import ServiceForm
 from apps.core.names import name_validator
 from apps.machines.services import VOLUME_MAX_GB
@@ -99,6 +100,8 @@ class ChoiceForm(ServiceForm):
     """One field (`choice` names it), a select among `choices`: the rows of the tenancy that fit."""
 
     choice = ""
+    #: What a choice that is not among `choices` is told (a 400).
+    refused = ""
 
     def __init__(self, *args: Any, choices: QuerySet[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,14 +109,24 @@ class ChoiceForm(ServiceForm):
         assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared by the subclass
         field.queryset = choices
 
+    @classmethod
+    def chosen(cls, data: Any, choices: QuerySet[Any]) -> Any:
+        """The row posted (`data`) among `choices`; BadInput saying `refused` otherwise."""
+        form = cls(data, choices=choices)
+        if not form.is_valid():
+            raise BadInput(cls.refused)
+        return form.cleaned_data[cls.choice]
+
 
 class ExternalIpAttachForm(ChoiceForm):
     choice = "ip"
+    refused = "Choose one of the tenancy's free external IPs."
     ip = _select(ExternalIp, "External IP", "Allocate a new one", required=False)
 
 
 class VolumeAttachForm(ChoiceForm):
     choice = "volume"
+    refused = "Choose one of the tenancy's available volumes."
     volume = _select(Volume, "Volume", "Choose a volume…")
 
 
@@ -121,6 +134,7 @@ class MachineAttachForm(ChoiceForm):
     """Attach this IP or volume to one of the tenancy's machines."""
 
     choice = "machine"
+    refused = "Choose one of the tenancy's machines."
     machine = _select(Machine, "Machine", "Choose a machine…")
 
 

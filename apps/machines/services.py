@@ -11,6 +11,7 @@ work (apps/machines/jobs/). The state each action needs is checked here
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Required, TypedDict, Unpack
 
 from django.db import transaction
@@ -336,6 +337,32 @@ def volume_delete(*, volume: Volume, user: User) -> Job:
     return row_act(
         volume, kind="machines.volume_delete", task="deleting", user=user, check=check, busy=f"The volume {volume.name}"
     ).job
+
+
+# --- what the pages and the API do with a row that attaches to a machine ----------------------------
+
+
+@dataclass(frozen=True)
+class Attachable:
+    """The services of a kind of row that attaches to a machine (external IPs, volumes), by role:
+    the list pages (apps.machines.views) and the API (`AttachActions`) offer the same three."""
+
+    attach: Callable[[Any, Machine, User], Job]
+    detach: Callable[[Any, User], Job]
+    #: Release an external IP, delete a volume.
+    remove: Callable[[Any, User], Job]
+
+
+EXTERNAL_IPS = Attachable(
+    lambda ip, machine, user: external_ip_attach(ip=ip, machine=machine, user=user),
+    lambda ip, user: external_ip_detach(ip=ip, user=user),
+    lambda ip, user: external_ip_release(ip=ip, user=user),
+)
+VOLUMES = Attachable(
+    lambda volume, machine, user: volume_attach(volume=volume, machine=machine, user=user),
+    lambda volume, user: volume_detach(volume=volume, user=user),
+    lambda volume, user: volume_delete(volume=volume, user=user),
+)
 
 
 # --- a machine's own firewall ---------------------------------------------------------------------

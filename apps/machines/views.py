@@ -26,9 +26,13 @@ from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.confirm import Confirmation, confirm
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.forms import ServiceForm
 from apps.core.middleware import same_site
 from apps.core.resources.pages import PAGE_SIZE, list_page
+from apps.core.resources.services import Started
 from apps.jobs.models import Job
+from apps.tenancies.models import Tenancy
+from apps.tenancies.selectors import tenancy_get_for_user
 
 from . import confirmations, selectors, services
 from .connect import connect_hint
@@ -44,6 +48,12 @@ from .forms import (
 from .models import ExternalIp, Machine, Volume
 
 CONSOLE_LOG_LINES = 200
+
+
+def _in_tenancy(request: HttpRequest, tenancy_id: int) -> tuple[User, Tenancy]:
+    """Who asks, and the tenancy in the URL (404 unless theirs)."""
+    user = signed_in_user(request)
+    return user, tenancy_get_for_user(user=user, tenancy_id=tenancy_id)
 
 
 def _started(request: HttpRequest, what: str, job: Job) -> None:
@@ -64,6 +74,27 @@ def _confirmed(
         return redirect(back)
 
     return confirm(request, question, perform)
+
+
+def _posted(request: HttpRequest) -> Any:
+    """What a form is bound to: the POST's data (None on a GET: the form shown empty)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _created(
+    request: HttpRequest, form: ServiceForm, create: Callable[[dict[str, Any]], Started[Any]], said: str, done: str
+) -> HttpResponse | None:
+    """A create form posted valid: start `create` with its data, say so (`said`, "{}" the new row)
+    and go to `done`. None where there is the form to show again (a GET, or errors, the service's too)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        row, job = create(form.cleaned_data)
+    except (BadInput, Conflict) as exc:
+        form.add_service_error(exc)
+        return None
+    _started(request, said.format(row), job)
+    return redirect(done)
 
 
 # --- machines ---------------------------------------------------------------------------------
@@ -136,34 +167,26 @@ def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[st
 @login_required
 @require_http_methods(["GET", "POST"])
 def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
-    user = signed_in_user(request)
-    tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
+    user, tenancy = _in_tenancy(request, tenancy_id)
     catalogue = catalogue_get(tenancy=tenancy, user=user)
     keys = ssh_key_list(user=user)
-    form = MachineCreateForm(
-        request.POST if request.method == "POST" else None,
-        catalogue=catalogue,
-        ssh_keys=keys,
-        initial={"ssh_key": keys.first()},
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            machine, job = services.machine_create(
-                tenancy=tenancy,
-                user=user,
-                name=data["name"],
-                image_id=data["image"],
-                size_id=data["size"],
-                ssh_key=data["ssh_key"],
-                external_ip=bool(data.get("external_ip")),
-                console=bool(data["console"]),
-            )
-        except (BadInput, Conflict) as exc:
-            form.add_service_error(exc)
-        else:
-            _started(request, f"Creating {machine.name} (listed below as building until it is up)", job)
-            return redirect("machines:machine-list", tenancy_id=tenancy.pk)
+    form = MachineCreateForm(_posted(request), catalogue=catalogue, ssh_keys=keys, initial={"ssh_key": keys.first()})
+
+    def create(data: dict[str, Any]) -> Started[Machine]:
+        return services.machine_create(
+            tenancy=tenancy,
+            user=user,
+            name=data["name"],
+            image_id=data["image"],
+            size_id=data["size"],
+            ssh_key=data["ssh_key"],
+            external_ip=bool(data.get("external_ip")),
+            console=bool(data["console"]),
+        )
+
+    said = "Creating {} (listed below as building until it is up)"
+    if created := _created(request, form, create, said, reverse("machines:machine-list", args=[tenancy.pk])):
+        return created
     context = {"tenancy": tenancy, "form": form, "sizes": catalogue.sizes, **_quota_context(tenancy, form, user)}
     status = 400 if form.errors else 200
     return render(request, "machines/create.html", context, status=status)
@@ -172,8 +195,7 @@ def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
 @login_required
 def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     """The projected-use panel of the create form for the size (and IP) chosen so far."""
-    user = signed_in_user(request)
-    tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
+    user, tenancy = _in_tenancy(request, tenancy_id)
     form = MachineCreateForm(
         request.GET,
         catalogue=catalogue_get(tenancy=tenancy, user=user),
@@ -185,8 +207,7 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
 @login_required
 def tenancy_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     """The tenancy's quotas as the cloud reports them, with meters (the overview loads it)."""
-    user = signed_in_user(request)
-    tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
+    user, tenancy = _in_tenancy(request, tenancy_id)
     try:
         context: dict[str, Any] = {"quota_rows": _quota_rows(quotas_current(tenancy=tenancy, user=user), {})}
     except CloudError as exc:
@@ -280,8 +301,7 @@ def machine_delete(request: HttpRequest, tenancy_id: int, machine_id: int) -> Ht
 def machine_console(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     """The machine's console, for members only: the cloud's noVNC console (a fresh,
     short-lived URL each time) or, on clouds without one, its serial console log, live."""
-    user = signed_in_user(request)
-    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    user, machine = _machine(request, tenancy_id, machine_id)
     if services.machine_console_kind(machine=machine, user=user) == dto.ConsoleKind.NOVNC:
         access = driver_for_tenancy(machine.tenancy, user=user).machine_console(machine_id=machine.cloud_id)
         return redirect(access.url)
@@ -291,15 +311,16 @@ def machine_console(request: HttpRequest, tenancy_id: int, machine_id: int) -> H
 # --- a machine's external IP and volumes ------------------------------------------------------------
 
 
+def _machine(request: HttpRequest, tenancy_id: int, machine_id: int) -> tuple[User, Machine]:
+    user = signed_in_user(request)
+    return user, selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+
+
 @login_required
 @require_POST
 def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
-    user = signed_in_user(request)
-    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
-    form = ExternalIpAttachForm(request.POST, choices=selectors.external_ips_free(tenancy=machine.tenancy))
-    if not form.is_valid():
-        raise BadInput("Choose one of the tenancy's free external IPs.")
-    ip = form.cleaned_data["ip"]
+    user, machine = _machine(request, tenancy_id, machine_id)
+    ip = ExternalIpAttachForm.chosen(request.POST, selectors.external_ips_free(tenancy=machine.tenancy))
     if ip is None:
         job = services.machine_ip_new(machine=machine, user=user)
         _started(request, f"Allocating an external IP for {machine.name}", job)
@@ -312,14 +333,9 @@ def machine_ip_attach(request: HttpRequest, tenancy_id: int, machine_id: int) ->
 @login_required
 @require_POST
 def machine_volume_attach(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
-    user = signed_in_user(request)
-    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
-    form = VolumeAttachForm(request.POST, choices=selectors.volumes_free(tenancy=machine.tenancy))
-    if not form.is_valid():
-        raise BadInput("Choose one of the tenancy's available volumes.")
-    volume = form.cleaned_data["volume"]
-    job = services.volume_attach(volume=volume, machine=machine, user=user)
-    _started(request, f"Attaching {volume.name} to {machine.name}", job)
+    user, machine = _machine(request, tenancy_id, machine_id)
+    volume = VolumeAttachForm.chosen(request.POST, selectors.volumes_free(tenancy=machine.tenancy))
+    _started(request, f"Attaching {volume} to {machine}", services.VOLUMES.attach(volume, machine, user))
     return redirect("machines:machine-detail", tenancy_id=tenancy_id, machine_id=machine.pk)
 
 
@@ -345,8 +361,7 @@ def _firewall_answer(
 @require_http_methods(["GET", "POST"])
 def machine_firewall_add(request: HttpRequest, tenancy_id: int, machine_id: int) -> HttpResponse:
     """POST adds a rule to the machine's firewall (a job); GET (a reload after a refused POST) goes to the page."""
-    user = signed_in_user(request)
-    machine = selectors.machine_get(user=user, tenancy_id=tenancy_id, machine_id=machine_id)
+    user, machine = _machine(request, tenancy_id, machine_id)
     if request.method == "GET":
         return redirect("machines:machine-detail", tenancy_id=tenancy_id, machine_id=machine.pk)
     form = FirewallRuleForm(request.POST)
@@ -403,8 +418,7 @@ def external_ip_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def external_ip_allocate(request: HttpRequest, tenancy_id: int) -> HttpResponse:
-    user = signed_in_user(request)
-    tenancy, _ = selectors.external_ip_list(user=user, tenancy_id=tenancy_id)
+    user, tenancy = _in_tenancy(request, tenancy_id)
     job = services.external_ip_allocate(tenancy=tenancy, user=user).job
     _started(request, "Allocating an external IP (its address appears here in a moment)", job)
     return redirect("machines:external-ip-list", tenancy_id=tenancy_id)
@@ -415,59 +429,58 @@ def _ip(request: HttpRequest, tenancy_id: int, ip_id: int) -> tuple[User, Extern
     return user, selectors.external_ip_get(user=user, tenancy_id=tenancy_id, ip_id=ip_id)
 
 
-@login_required
-@require_POST
-def external_ip_attach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
-    user, ip = _ip(request, tenancy_id, ip_id)
-    return _attach(request, ip, str(ip), lambda machine: services.external_ip_attach(ip=ip, machine=machine, user=user))
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def external_ip_detach(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
-    """GET asks (naming the machine that loses the address); POST detaches."""
-    user, ip = _ip(request, tenancy_id, ip_id)
-    start = lambda: services.external_ip_detach(ip=ip, user=user)  # noqa: E731
-    return _row_confirmed(request, ip, confirmations.external_ip_detach, start, f"Detaching {ip}", stay=True)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def external_ip_release(request: HttpRequest, tenancy_id: int, ip_id: int) -> HttpResponse:
-    """GET asks (the address goes back to the cloud); POST releases."""
-    user, ip = _ip(request, tenancy_id, ip_id)
-    start = lambda: services.external_ip_release(ip=ip, user=user)  # noqa: E731
-    return _row_confirmed(request, ip, confirmations.external_ip_release, start, f"Releasing {ip}")
-
-
 def _list_url(row: ExternalIp | Volume) -> str:
     """The tenancy's list page of `row`'s kind."""
     name = "machines:external-ip-list" if isinstance(row, ExternalIp) else "machines:volume-list"
     return reverse(name, args=[row.tenancy_id])
 
 
-def _attach(request: HttpRequest, row: ExternalIp | Volume, what: str, start: Callable[[Machine], Job]) -> HttpResponse:
-    """POST from a list row: attach `row` to the machine chosen (one of its tenancy's), then go back."""
-    form = MachineAttachForm(request.POST, choices=Machine.objects.filter(tenancy=row.tenancy))
-    if not form.is_valid():
-        raise BadInput("Choose one of the tenancy's machines.")
-    machine = form.cleaned_data["machine"]
-    _started(request, f"Attaching {what} to {machine}", start(machine))
-    return _back(request, _list_url(row))
+#: A list row's view: (request, tenancy_id, <row>_id) -> the user and the row (404 unless theirs).
+RowLoad = Callable[..., tuple[User, Any]]
+
+
+def _row_attach(load: RowLoad, rows: services.Attachable) -> Callable[..., HttpResponse]:
+    """The view of a list row's Attach (POST): to the machine chosen (one of its tenancy's), then back."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, tenancy_id: int, **url: int) -> HttpResponse:
+        user, row = load(request, tenancy_id, **url)
+        machine = MachineAttachForm.chosen(request.POST, Machine.objects.filter(tenancy=row.tenancy))
+        _started(request, f"Attaching {row} to {machine}", rows.attach(row, machine, user))
+        return _back(request, _list_url(row))
+
+    return view
 
 
 def _row_confirmed(
-    request: HttpRequest,
-    row: ExternalIp | Volume,
+    load: RowLoad,
     question: Callable[[Any, str], Confirmation],
-    start: Callable[[], Job],
-    what: str,
+    start: Callable[[Any, User], Job],
+    doing: str,
     *,
     stay: bool = False,
-) -> HttpResponse:
-    """A list row's confirmed action; afterwards the list (or, with `stay`, the page asked from)."""
-    back = _next(request, _list_url(row)) if stay else _list_url(row)
-    return _confirmed(request, question(row, back), start, what, back)
+) -> Callable[..., HttpResponse]:
+    """The view of a list row's confirmed action: GET asks `question`, POST starts it ("`doing` <row>");
+    afterwards the list (or, with `stay`, the page asked from)."""
+
+    @login_required
+    @require_http_methods(["GET", "POST"])
+    def view(request: HttpRequest, tenancy_id: int, **url: int) -> HttpResponse:
+        user, row = load(request, tenancy_id, **url)
+        back = _next(request, _list_url(row)) if stay else _list_url(row)
+        return _confirmed(request, question(row, back), lambda: start(row, user), f"{doing} {row}", back)
+
+    return view
+
+
+external_ip_attach = _row_attach(_ip, services.EXTERNAL_IPS)
+#: GET asks (naming the machine that loses the address); POST detaches.
+external_ip_detach = _row_confirmed(
+    _ip, confirmations.external_ip_detach, services.EXTERNAL_IPS.detach, "Detaching", stay=True
+)
+#: GET asks (the address goes back to the cloud); POST releases.
+external_ip_release = _row_confirmed(_ip, confirmations.external_ip_release, services.EXTERNAL_IPS.remove, "Releasing")
 
 
 # --- volumes ----------------------------------------------------------------------------------------------
@@ -480,17 +493,12 @@ def volume_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     user = signed_in_user(request)
     tenancy, volumes = selectors.volume_list(user=user, tenancy_id=tenancy_id)
     capabilities = capabilities_get(tenancy=tenancy, user=user)
-    form = VolumeCreateForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            volume, job = services.volume_create(
-                tenancy=tenancy, user=user, name=form.cleaned_data["name"], size_gb=form.cleaned_data["size_gb"]
-            )
-        except (BadInput, Conflict) as exc:
-            form.add_service_error(exc)
-        else:
-            _started(request, f"Creating the volume {volume.name}", job)
-            return redirect("machines:volume-list", tenancy_id=tenancy_id)
+    form = VolumeCreateForm(_posted(request))
+    create = lambda data: services.volume_create(tenancy=tenancy, user=user, **data)  # noqa: E731
+    if created := _created(
+        request, form, create, "Creating the volume {}", reverse("machines:volume-list", args=[tenancy.pk])
+    ):
+        return created
     attach_machines = list(selectors.machines_attachable(tenancy=tenancy))
     context = {"form": form, "capabilities": capabilities, "attach_machines": attach_machines}
     return list_page(
@@ -503,27 +511,8 @@ def _volume(request: HttpRequest, tenancy_id: int, volume_id: int) -> tuple[User
     return user, selectors.volume_get(user=user, tenancy_id=tenancy_id, volume_id=volume_id)
 
 
-@login_required
-@require_POST
-def volume_attach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
-    user, volume = _volume(request, tenancy_id, volume_id)
-    start = lambda machine: services.volume_attach(volume=volume, machine=machine, user=user)  # noqa: E731
-    return _attach(request, volume, volume.name, start)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def volume_detach(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
-    """GET asks (naming the machine it leaves); POST detaches."""
-    user, volume = _volume(request, tenancy_id, volume_id)
-    start = lambda: services.volume_detach(volume=volume, user=user)  # noqa: E731
-    return _row_confirmed(request, volume, confirmations.volume_detach, start, f"Detaching {volume.name}", stay=True)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def volume_delete(request: HttpRequest, tenancy_id: int, volume_id: int) -> HttpResponse:
-    """GET asks (naming the volume, its size and that its data is lost); POST deletes."""
-    user, volume = _volume(request, tenancy_id, volume_id)
-    start = lambda: services.volume_delete(volume=volume, user=user)  # noqa: E731
-    return _row_confirmed(request, volume, confirmations.volume_delete, start, f"Deleting {volume.name}")
+volume_attach = _row_attach(_volume, services.VOLUMES)
+#: GET asks (naming the machine it leaves); POST detaches.
+volume_detach = _row_confirmed(_volume, confirmations.volume_detach, services.VOLUMES.detach, "Detaching", stay=True)
+#: GET asks (naming the volume, its size and that its data is lost); POST deletes.
+volume_delete = _row_confirmed(_volume, confirmations.volume_delete, services.VOLUMES.remove, "Deleting")

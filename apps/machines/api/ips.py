@@ -1,32 +1,32 @@
 """/api/v1/tenancies/{tenancy_id}/external-ips/: a tenancy's external (floating) IPs."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.resources.api import created_example
-from apps.jobs.models import Job
 
 from .. import selectors, services
-from ..models import ExternalIp, Machine
-from .machines import ACCEPTED, AttachActions, attachable_schema
+from ..models import ExternalIp
+from .machines import AttachActions, attachable_schema
 from .serializers import ExternalIpAcceptedSerializer, ExternalIpSerializer
 
 
-@extend_schema(tags=["external-ips"])
 @attachable_schema(
+    "external-ips",
     "an external IP",
     "external IPs",
+    remove="Release",
     attach_409="if the IP or the machine is busy, the IP is attached already or the machine has an external IP",
     detach_409="unless attached",
 )
-class ExternalIpViewSet(AttachActions, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class ExternalIpViewSet(AttachActions):
     """External (floating) IPs of one of your tenancies."""
 
     serializer_class = ExternalIpSerializer
     queryset = ExternalIp.objects.none()
     rows = staticmethod(selectors.external_ip_list)
+    attachable = services.EXTERNAL_IPS
     not_found = "No such external IP."
 
     @extend_schema(
@@ -51,13 +51,3 @@ class ExternalIpViewSet(AttachActions, mixins.ListModelMixin, mixins.RetrieveMod
         return self.accepted(
             services.external_ip_allocate(tenancy=self.tenancy(), user=self.user), ExternalIpAcceptedSerializer
         )
-
-    @extend_schema(summary="Release an external IP", responses=ACCEPTED, description="409 while attached or busy.")
-    def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
-        return self.accepted(services.external_ip_release(ip=self.get_object(), user=self.user))
-
-    def attach_row(self, row: ExternalIp, machine: Machine) -> Job:
-        return services.external_ip_attach(ip=row, machine=machine, user=self.user)
-
-    def detach_row(self, row: ExternalIp) -> Job:
-        return services.external_ip_detach(ip=row, user=self.user)

@@ -1,6 +1,6 @@
 """/api/v1/tenancies/{tenancy_id}/machines/: a tenancy's machines, their actions, console and logs."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -15,7 +15,6 @@ from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import Conflict, NotFound
 from apps.core.resources.api import InTenancy, TenancyViewSet, created_example
 from apps.jobs.api.serializers import JobSerializer
-from apps.jobs.models import Job
 
 from .. import selectors, services
 from ..models import Machine
@@ -34,16 +33,16 @@ from .serializers import (
 ACCEPTED = {202: JobSerializer}
 
 
-class AttachActions(TenancyViewSet):
-    """`attach/` (to the machine named in the body) and `detach/` for a row that attaches to a
-    machine (external IPs, volumes): the viewset says how (`attach_row`, `detach_row`) and
-    describes both with `attachable_schema`."""
+class AttachActions(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenancyViewSet):
+    """A tenancy's rows that attach to a machine (external IPs, volumes): list, get, remove
+    (`DELETE`), `attach/` (to the machine named in the body) and `detach/`, each starting the
+    service `attachable` names for it (the list pages start the same ones); `attachable_schema`
+    describes them."""
 
-    def attach_row(self, row: Any, machine: Machine) -> Job:
-        raise NotImplementedError
+    attachable: ClassVar[services.Attachable]
 
-    def detach_row(self, row: Any) -> Job:
-        raise NotImplementedError
+    def destroy(self, request: Request, tenancy_id: str, pk: str) -> Response:
+        return self.accepted(self.attachable.remove(self.get_object(), self.user))
 
     @extend_schema(
         request=AttachSerializer,
@@ -53,26 +52,29 @@ class AttachActions(TenancyViewSet):
     @action(detail=True, methods=["post"])
     def attach(self, request: Request, tenancy_id: str, pk: str) -> Response:
         row = self.get_object()
-        return self.accepted(self.attach_row(row, machine_in_body(self, request.data)))
+        return self.accepted(self.attachable.attach(row, machine_in_body(self, request.data), self.user))
 
     @extend_schema(request=None, responses=ACCEPTED)
     @action(detail=True, methods=["post"])
     def detach(self, request: Request, tenancy_id: str, pk: str) -> Response:
-        return self.accepted(self.detach_row(self.get_object()))
+        return self.accepted(self.attachable.detach(self.get_object(), self.user))
 
 
-def attachable_schema(one: str, many: str, attach_409: str, detach_409: str) -> Any:
-    """The `extend_schema_view` of an `AttachActions` viewset: its list, get, attach and detach,
-    `one` ("a volume") and `many` ("volumes") naming its rows; `*_409` say when each conflicts."""
-    return extend_schema_view(
+def attachable_schema(tag: str, one: str, many: str, *, remove: str, attach_409: str, detach_409: str) -> Any:
+    """What describes an `AttachActions` viewset in the schema: its `tag`, list, get, remove
+    (`remove`: "Delete"), attach and detach, `one` ("a volume") and `many` ("volumes") naming
+    its rows; `*_409` say when attaching and detaching conflict."""
+    described = extend_schema_view(
         list=extend_schema(summary=f"List {many}"),
         retrieve=extend_schema(summary=f"Get {one}"),
+        destroy=extend_schema(summary=f"{remove} {one}", responses=ACCEPTED, description="409 while attached or busy."),
         attach=extend_schema(
             summary=f"Attach {one} to a machine",
             description=f"`machine_id` must be a machine of this tenancy (400 otherwise); 409 {attach_409}.",
         ),
         detach=extend_schema(summary=f"Detach {one}", description=f"409 {detach_409}."),
     )
+    return lambda viewset: extend_schema(tags=[tag])(described(viewset))
 
 
 def machine_in_body(view: InTenancy, data: Any) -> Machine:

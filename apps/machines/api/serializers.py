@@ -206,24 +206,17 @@ class _AttachedRow(_LinkedModel):
     machine = MachineRefSerializer(read_only=True, allow_null=True, help_text="The machine it is attached to.")
     created_by = person_field("Null for those made outside Atrium.")
 
+    #: What each lists last: found by a sync, who made it and when, when the cloud was last read.
+    row_fields = ("external", "created_by", "created_at", "observed_at")
+
 
 class ExternalIpSerializer(_AttachedRow):
     route = "external-ip"
 
     class Meta:
         model = ExternalIp
-        fields = [
-            "id",
-            "url",
-            "address",
-            "machine",
-            "task",
-            "with_machine",
-            "external",
-            "created_by",
-            "created_at",
-            "observed_at",
-        ]
+        fields = ["id", "url", "address", "machine", "task", "with_machine"]
+        fields += _AttachedRow.row_fields
         read_only_fields = fields
         extra_kwargs = {
             "address": {"help_text": "Empty until the cloud has allocated it."},
@@ -246,21 +239,8 @@ class VolumeSerializer(_AttachedRow):
 
     class Meta:
         model = Volume
-        fields = [
-            "id",
-            "url",
-            "name",
-            "size_gb",
-            "status",
-            "task",
-            "status_label",
-            "machine",
-            "device",
-            "external",
-            "created_by",
-            "created_at",
-            "observed_at",
-        ]
+        fields = ["id", "url", "name", "size_gb", "status", "task", "status_label", "machine", "device"]
+        fields += _AttachedRow.row_fields
         read_only_fields = fields
 
 
