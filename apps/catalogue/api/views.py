@@ -10,19 +10,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.models import User
-from apps.accounts.selectors import signed_in_user
 from apps.clouds.registry import driver_for_tenancy
+from apps.core.resources.api import InTenancy
 from apps.core.rest import Ordering
 from apps.tenancies.models import Tenancy
-from apps.tenancies.selectors import tenancy_get_for_user
 
 from .. import selectors
 from ..quotas import quotas_current
 from .serializers import ImageSerializer, NetworkSerializer, QuotaSerializer, SizeSerializer
 
 
-class _TenancyListView(generics.ListAPIView[Any]):
-    """A small list read for one tenancy (`<int:tenancy_id>` in the URL), paginated like every
+class _TenancyListView(InTenancy, generics.ListAPIView[Any]):
+    """A small list read for one tenancy (the URL's, `InTenancy`), paginated like every
     other list. What comes from the cloud is read as the person asking (per-user federation)."""
 
     filter_backends = [Ordering]  # no filters; a list in one order (an `ordering` is a 400)
@@ -31,8 +30,7 @@ class _TenancyListView(generics.ListAPIView[Any]):
         raise NotImplementedError
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        tenancy = tenancy_get_for_user(user=request.user, tenancy_id=int(self.kwargs["tenancy_id"]))
-        items = self.filter_queryset(self.items(tenancy, signed_in_user(request)))  # type: ignore[arg-type]  # ?ordering: 400
+        items = self.filter_queryset(self.items(self.tenancy(), self.user))  # type: ignore[arg-type]  # ?ordering: 400
         page = self.paginate_queryset(items)  # a list pages too
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
