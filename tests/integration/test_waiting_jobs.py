@@ -100,7 +100,8 @@ def test_one_worker_builds_several_machines_at_once_and_their_progress_moves(tmp
         ]
         assert log_text(job).count("Stage: Wait until active") == 1
         build = job.stages.get(name="Wait until active")
-        assert build.finished_at and build.started_at
+        assert build.finished_at
+        assert build.started_at
         assert (build.finished_at - build.started_at).total_seconds() >= 4
 
 
@@ -148,6 +149,7 @@ def test_a_worker_killed_while_jobs_wait_loses_none_of_them(tmp_path):
         job.refresh_from_db()
         assert job.attempts == 1, log_text(job)
         assert job.worker_id.startswith("worker0-")
-        assert job.finished_at and job.finished_at > killed_at
+        assert job.finished_at
+        assert job.finished_at > killed_at
     assert LocalMachine.objects.filter(cloud=tenancy.cloud).count() == 3  # no server asked for twice
     assert set(Machine.objects.values_list("status", flat=True)) == {"ACTIVE"}
