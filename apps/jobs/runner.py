@@ -60,9 +60,10 @@ def _look_later(job: Job, waits: JobWaits, *, enqueue: bool) -> bool:
     was cancelled meanwhile (the caller ends it)."""
     look_at = timezone.now() + timedelta(seconds=waits.delay)
     with transaction.atomic():
-        queued = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(
-            state=Job.State.QUEUED,
-            worker_id="",
+        queued = Job.objects.filter(
+            pk=job.pk, state=Job.State.RUNNING, cancel_requested=False
+        ).update(
+            state=Job.State.QUEUED,  # worker_id stays: the worker that looked last
             waiting_for=waits.what[:200],
             waiting_since=waits.since,
             next_look_at=look_at,
