@@ -102,6 +102,10 @@ def test_a_burst_of_creates_queues_no_job_behind_a_sleeping_one(tmp_path):
     image = next(i["id"] for i in catalogue.images if i["name"] == "Ubuntu 24.04 LTS")
     size = next(s["id"] for s in catalogue.sizes if s["name"] == "small")
     with workers(tmp_path, count=BURST_WORKERS):
+        from apps.jobs.models import WorkerHeartbeat
+
+        alive = WorkerHeartbeat.objects.filter(stopped_at__isnull=True)
+        wait_for(lambda: alive.count() == BURST_WORKERS, "the workers to start", logs=tmp_path)
         jobs = [
             services.machine_create(tenancy=tenancy, user=user, name=f"burst-{i}", image_id=image, size_id=size).job
             for i in range(BURST)
