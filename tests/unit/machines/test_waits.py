@@ -106,3 +106,19 @@ def test_a_worker_that_died_during_a_look_leaves_a_job_that_looks_again(cloud, p
     assert stop.waiting_for == "Stop web"
     assert stop.log_lines.filter(message__contains="while it looked at the cloud; looking again").exists()
     assert stop.stages.get(name="Wait until it has finished").state == "running"
+
+
+def test_the_job_page_and_the_api_say_what_a_waiting_job_waits_for(
+    slow_cloud, physicist_client, physics, physicist, ubuntu, small
+):
+    job = new_build(physics, physicist, ubuntu, small)
+    job_run(job.pk, requeue_waits=True)
+    body = physicist_client.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert (body["state"], body["waiting_for"]) == ("queued", "Building slow")
+    assert body["waiting_since"] is not None
+    assert body["progress"] >= 30
+    page = physicist_client.get(f"/tenancies/{physics.pk}/jobs/{job.pk}/").content.decode()
+    assert "Waiting for the cloud" in page
+    assert "Building slow. No worker is held meanwhile" in page
+    listing = physicist_client.get(f"/tenancies/{physics.pk}/jobs/").content.decode()
+    assert "Waiting for the cloud" in listing
