@@ -7,6 +7,8 @@ with ctx.stage("Create server"):                     # running → succeeded/fai
     ctx.check_cancelled()                            # raises JobCancelled if asked to stop
     ctx.run(["terraform", "apply"])                  # a subprocess, killed on cancel
 ctx.sleep(2)                                         # waits, but wakes on cancel
+if not ctx.done("Create server"): ...                # skip a stage an earlier run finished
+raise JobWaits(...)                                  # give the worker back; run again later
 """
 
 import contextlib
@@ -18,6 +20,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -32,6 +35,16 @@ logger = logging.getLogger("apps.jobs.runner")
 
 class JobCancelled(Exception):
     """Raised inside a job when someone asked to cancel it."""
+
+
+class JobWaits(Exception):
+    """Raised by a job waiting for the cloud (`apps.core.resources.jobs.wait`): the runner queues
+    it again to run after `delay` seconds, holding its target, without spending an attempt. Run
+    again, the kind skips the stages that succeeded (`JobContext.done`) and looks again."""
+
+    def __init__(self, what: str, since: datetime, delay: float):
+        super().__init__(f"{what}: looking again in {delay:g} s")
+        self.what, self.since, self.delay = what, since, delay
 
 
 class SubprocessFailed(Exception):
@@ -98,19 +111,28 @@ class JobContext:
                 position += 1
         self._touch()
 
+    def done(self, name: str) -> bool:
+        """Whether the stage `name` succeeded in an earlier run of this job (before a wait for the
+        cloud, a retry or a resume): a kind that can run again skips it."""
+        return self.job.stages.filter(name=name, state=JobStage.State.SUCCEEDED).exists()
+
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[JobStage]:
         self.check_cancelled()
         stage = self.job.stages.filter(name=name).first()
         if stage is None:
             stage = JobStage.objects.create(job=self.job, position=self.job.stages.count(), name=name)
-        stage.state = JobStage.State.RUNNING
-        stage.started_at, stage.finished_at = timezone.now(), None
-        stage.save(update_fields=["state", "started_at", "finished_at"])
+        # Still running: the job waited for the cloud in it and comes back (it keeps its start).
+        if stage.state != JobStage.State.RUNNING:
+            stage.state = JobStage.State.RUNNING
+            stage.started_at, stage.finished_at = timezone.now(), None
+            stage.save(update_fields=["state", "started_at", "finished_at"])
+            self.log(f"Stage: {name}")
         self._current_stage = stage
-        self.log(f"Stage: {name}")
         try:
             yield stage
+        except JobWaits:
+            raise  # the stage goes on when the job comes back
         except JobCancelled:
             self._finish_stage(stage, JobStage.State.CANCELLED)
             raise

@@ -71,6 +71,14 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # A job waiting for the cloud gives its worker back between looks (`apps.core.resources.jobs.wait`):
+    # it is queued again for its next look. What it waits for, since when (its deadline counts from
+    # then), and when it looks next (set while it waits for a look or takes one; see README "Jobs").
+    waiting_for = models.CharField(max_length=200, blank=True, help_text="What the job waits for on the cloud.")
+    waiting_since = models.DateTimeField(
+        null=True, blank=True, help_text="Since when it waits for the cloud (its deadline counts from then)."
+    )
+    next_look_at = models.DateTimeField(null=True, blank=True, help_text="When a job waiting for the cloud looks next.")
 
     worker_id = models.CharField(max_length=64, blank=True)
     task_id = models.CharField(max_length=64, blank=True, help_text="The task backend's id of the last enqueue.")

@@ -39,6 +39,13 @@ SYNC_KIND = "tenancy.sync"
 UNSENT_GRACE = 5
 
 
+#: A job that is not (or no longer) waiting for the cloud.
+JOB_NOT_WAITING: dict[str, Any] = {"waiting_for": "", "waiting_since": None, "next_look_at": None}
+# Seconds a job waiting for the cloud may be overdue for its next look, untouched, before the
+# workers' sweep hands it to the task backend again (its task was lost).
+LOOK_OVERDUE = 60
+
+
 # --- creating and enqueueing -----------------------------------------------------
 
 
@@ -191,7 +198,13 @@ def job_finish(
     """Move a job that is in one of `from_states` to an end state; False if it was not."""
     now = timezone.now()
     with transaction.atomic():
-        updates: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now, "error": error}
+        updates: dict[str, Any] = {
+            "state": state,
+            "finished_at": now,
+            "updated_at": now,
+            "error": error,
+            **JOB_NOT_WAITING,
+        }
         if state == Job.State.SUCCEEDED:
             updates.update(progress=100, result=result)
         done = Job.objects.filter(pk=job.pk, state__in=from_states).update(**updates)
@@ -257,23 +270,28 @@ def job_cancel(*, job: Job, user: User | None) -> Job:
     """Cancel a job: a queued one at once, a running one cooperatively (its
     code stops at the next check; a subprocess it runs is killed)."""
     who = user.username if user else "Atrium"
-    job.refresh_from_db()
-    if not job.is_active:
-        raise Conflict(f"Job #{job.pk} has already {job.state}; there is nothing to cancel.")
-    if job.state == Job.State.QUEUED and job_finish(
-        job=job,
-        state=Job.State.CANCELLED,
-        error=f"Cancelled by {who}.",
-        message=f"Cancelled by {who}.",
-        from_states=(Job.State.QUEUED,),
-    ):
+    # A job moves between queued and running while it waits for the cloud (running for each look):
+    # whichever it is when we act, it is cancelled (a few rounds cover a look starting or ending).
+    for _ in range(5):
         job.refresh_from_db()
-        return job
-    updated = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(
-        cancel_requested=True, updated_at=timezone.now()
-    )
-    if updated:
-        job_log(job=job, message=f"Cancellation requested by {who}.", level=JobLogLine.Level.WARNING)
+        if not job.is_active:
+            raise Conflict(f"Job #{job.pk} has already {job.state}; there is nothing to cancel.")
+        if job.state == Job.State.QUEUED and job_finish(
+            job=job,
+            state=Job.State.CANCELLED,
+            error=f"Cancelled by {who}.",
+            message=f"Cancelled by {who}.",
+            from_states=(Job.State.QUEUED,),
+        ):
+            break
+        if job.cancel_requested:
+            break
+        updated = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(
+            cancel_requested=True, updated_at=timezone.now()
+        )
+        if updated:
+            job_log(job=job, message=f"Cancellation requested by {who}.", level=JobLogLine.Level.WARNING)
+            break
     job.refresh_from_db()
     return job
 
@@ -304,7 +322,17 @@ def jobs_recover_stale(*, now: datetime | None = None) -> list[Job]:
         where = f"{heartbeat.hostname}:{heartbeat.pid}" if heartbeat else (job.worker_id or "unknown")
         lost = f"The worker running this job ({where}) stopped unexpectedly"
         kind = _kind_or_none(job.kind)
-        if kind is not None and kind.resumable and job.attempts < job.max_attempts and not job.cancel_requested:
+        if job.next_look_at is not None and not job.cancel_requested:
+            # It died looking at the cloud for a job waiting for it: a look only reads, so the job
+            # looks again (its stages as they were, its deadline unchanged, no attempt spent).
+            with transaction.atomic():
+                Job.objects.filter(pk=job.pk).update(
+                    state=Job.State.QUEUED, worker_id="", next_look_at=now, updated_at=now
+                )
+                _log(job.pk, f"{lost} while it looked at the cloud; looking again.", JobLogLine.Level.WARNING)
+                job_enqueue_on_commit(job_id=job.pk)
+            job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
+        elif kind is not None and kind.resumable and job.attempts < job.max_attempts and not job.cancel_requested:
             with transaction.atomic():
                 Job.objects.filter(pk=job.pk).update(state=Job.State.QUEUED, worker_id="", updated_at=now)
                 JobStage.objects.filter(job=job, state=JobStage.State.RUNNING).update(
@@ -338,8 +366,12 @@ def jobs_requeue_lost(*, now: datetime | None = None) -> list[Job]:
     quiet_since = now - timedelta(seconds=settings.ATRIUM_JOB_REQUEUE_AFTER)
     # Jobs the backend could not take (no task id, see `_enqueue_now`) go again after a moment.
     unsent_since = now - timedelta(seconds=UNSENT_GRACE)
+    # Jobs waiting for the cloud whose next look is long overdue, untouched meanwhile, go again too.
+    overdue = now - timedelta(seconds=LOOK_OVERDUE)
     lost = Job.objects.filter(state=Job.State.QUEUED, lock__isnull=False).filter(
-        Q(updated_at__lt=quiet_since) | Q(task_id="", updated_at__lt=unsent_since)
+        Q(updated_at__lt=quiet_since)
+        | Q(task_id="", updated_at__lt=unsent_since)
+        | Q(next_look_at__lt=overdue, updated_at__lt=overdue)
     )
     requeued = []
     for job in lost:
@@ -350,7 +382,8 @@ def jobs_requeue_lost(*, now: datetime | None = None) -> list[Job]:
             if not claimed:
                 continue
             _log(job.pk, "No worker took this job for a while; handed to the task backend again.")
-            job_enqueue_on_commit(job_id=job.pk)
+            look_at = job.next_look_at if job.next_look_at and job.next_look_at > now else None
+            job_enqueue_on_commit(job_id=job.pk, run_after=look_at)
         requeued.append(job)
     return requeued
 

@@ -206,6 +206,9 @@ ATRIUM_LIVE_POLL_INTERVAL = env.float("ATRIUM_LIVE_POLL_INTERVAL", default=1.0)
 # for, the most a build or an action may take; and (apps.catalogue) how old the
 # cached list of images and sizes may get before a form reads it from the cloud again.
 ATRIUM_MACHINE_POLL_INTERVAL = env.float("ATRIUM_MACHINE_POLL_INTERVAL", default=2.0)
+# Seconds before a job waiting for the cloud first looks again (then it backs off up to the
+# interval above); between looks it holds no worker (apps.core.resources.jobs.wait).
+ATRIUM_WAIT_FIRST_LOOK = env.float("ATRIUM_WAIT_FIRST_LOOK", default=1.0)
 ATRIUM_MACHINE_TIMEOUT = env.int("ATRIUM_MACHINE_TIMEOUT", default=1800)
 # Seconds to wait for the compute API to show an external IP change the network API made.
 ATRIUM_MACHINE_ADDRESS_TIMEOUT = env.int("ATRIUM_MACHINE_ADDRESS_TIMEOUT", default=120)

@@ -4,16 +4,18 @@ worker` processes on the test database, hurt on purpose while the cloud is held 
 (`cut.hold()`: on the rig, its nova-compute paused, so a server really stays BUILD or
 STOPPING on Nova while the job waits for it).
 
-- a worker killed with SIGKILL while its create waits for the build: another worker takes the
-  job up again, the machine ends ACTIVE with its actions, and the cloud holds exactly one
-  server made for that row;
+- a worker killed with SIGKILL while its create waits for the build (a job waiting for the
+  cloud is a row with its next look, queued between looks): another worker looks on, spending
+  no attempt, the machine ends ACTIVE with its actions, and the cloud holds exactly one server
+  made for that row;
 - on the rig, a worker killed while Nova is still making its server (Nova held there by pausing
   Glance, which it asks about the image): the server is made after all, the job's answer is
   lost, and the worker that takes the job up finds that server by its tag instead of making a
   second one; and with Nova still held when it does, so that it asks for a second server, the
   resumed create deletes the first once its own is built;
-- a worker killed while its stop waits for the cloud: the row gets its actions back when the
-  cloud has stopped (the follow-up job), with no periodic sync;
+- a worker killed while its stop waits for the cloud: another worker looks on (the stop is not
+  asked for again) and the row gets its actions back when the cloud has stopped, with no
+  periodic sync;
 - a create cancelled while queued (the cloud is never asked) and one cancelled while it waits
   for the build: the row is gone or usable, and once deleted nothing is left on the cloud.
 
@@ -86,7 +88,13 @@ def new_machine(cut: CloudUnderTest, user, name: str) -> Machine:
 
 
 def waiting_in(job: Job, stage: str):
-    return JobStage.objects.filter(job=job, name=stage, state=JobStage.State.RUNNING, job__state=Job.State.RUNNING)
+    """The job waits for the cloud in `stage` (between looks, or taking one)."""
+    return JobStage.objects.filter(job=job, name=stage, state=JobStage.State.RUNNING, job__next_look_at__isnull=False)
+
+
+def looked_at_by(job: Job, worker: str):
+    """The job waiting for the cloud has been looked at by `worker` (a look holds no attempt)."""
+    return Job.objects.filter(pk=job.pk, worker_id__startswith=f"{worker}-")
 
 
 def servers_made_for(cut: CloudUnderTest, machine: Machine) -> list[dto.Machine]:
@@ -112,14 +120,14 @@ def test_a_worker_killed_mid_create_and_mid_stop_is_recovered_by_another(tmp_pat
             machine.refresh_from_db()
             assert (machine.status, machine.task) == ("BUILD", "building")
             assert machine.cloud_id
+            # A job waiting for the cloud is a row with its next look: another worker looks on.
             rescuers.append(start_worker(tmp_path, "rescuer-create", **env))
-            resumed = waiting_in(create, "Wait until active").filter(job__attempts=2)
-            wait_for(resumed.exists, "another worker to take the create up again", TIMEOUT, tmp_path)
+            wait_for(looked_at_by(create, "rescuer-create").exists, "another worker to look", TIMEOUT, tmp_path)
         # The cloud finishes the build; the resumed job sees it.
         wait_for(lambda: quiet(tenancy), "the create to end", TIMEOUT, tmp_path)
         create.refresh_from_db()
         machine.refresh_from_db()
-        assert (create.state, create.attempts) == (Job.State.SUCCEEDED, 2), create.error
+        assert (create.state, create.attempts) == (Job.State.SUCCEEDED, 1), create.error
         assert (machine.status, machine.task) == ("ACTIVE", "")
         assert services.machine_actions(machine) == ["stop", "restart", "delete"]
         assert [m.id for m in servers_made_for(cut, machine)] == [machine.cloud_id]  # no second server
@@ -136,21 +144,20 @@ def test_a_worker_killed_mid_create_and_mid_stop_is_recovered_by_another(tmp_pat
                 kill(doomed)
             machine.refresh_from_db()
             assert (machine.status, machine.task) == ("STOPPING", "stopping")
-            # Another worker: a stop is not safe to repeat, so it fails, and a follow-up job reads the cloud.
+            # Another worker looks on (the stop was asked for once: a look only reads).
             rescuers.append(start_worker(tmp_path, "rescuer-stop", **env))
-            observe = Job.objects.filter(kind="machines.observe", target_id=str(machine.pk))
-            wait_for(observe.filter(state=Job.State.RUNNING).exists, "the follow-up", TIMEOUT, tmp_path)
-            stop_job.refresh_from_db()
-            assert stop_job.state == Job.State.FAILED
+            wait_for(looked_at_by(stop_job, "rescuer-stop").exists, "another worker to look", TIMEOUT, tmp_path)
             machine.refresh_from_db()
-            assert (machine.status, machine.task, services.machine_actions(machine)) == ("STOPPING", "", [])
+            assert (machine.status, machine.task, services.machine_actions(machine)) == ("STOPPING", "stopping", [])
         # The cloud has stopped it: the row gets its actions back, with no periodic sync (none runs here).
         assert_settled(tenancy, tmp_path, TIMEOUT, others=before)
         machine.refresh_from_db()
         assert machine.status == "STOPPED"
         assert services.machine_actions(machine) == ["start", "delete"]
         assert cut.driver.machine_get(machine_id=machine.cloud_id).status == dto.MachineStatus.STOPPED
-        assert observe.get().state == Job.State.SUCCEEDED
+        stop_job.refresh_from_db()
+        assert (stop_job.state, stop_job.attempts) == (Job.State.SUCCEEDED, 1)
+        assert not Job.objects.filter(kind="machines.observe", target_id=str(machine.pk)).exists()
         assert not Job.objects.filter(kind=SYNC_KIND).exists()
 
         services.machine_delete(machine=machine, user=scientist)
@@ -210,7 +217,7 @@ def test_a_worker_killed_while_the_cloud_makes_its_server_leaves_one_server(tmp_
         wait_for(lambda: quiet(tenancy), "the create to end", TIMEOUT, tmp_path)
         create.refresh_from_db()
         machine.refresh_from_db()
-        assert (create.state, create.attempts) == (Job.State.SUCCEEDED, 2), create.error
+        assert (create.state, create.attempts) == (Job.State.SUCCEEDED, 1), create.error
         assert [m.id for m in servers_made_for(cut, machine)] == [made[0].id]  # no second server
         assert (machine.cloud_id, machine.status) == (made[0].id, "ACTIVE")
         assert f"Found the server an earlier attempt created ({made[0].id})." in log_text(create)

@@ -1,6 +1,8 @@
 """Benchmarks of jobs: enqueue-to-start latency through real workers (database
-and RQ backends) and event-to-browser latency of live log lines over the
-tenancy websocket of the real `make run` stack.
+and RQ backends), a burst of machine creates on few workers (builds waiting for
+the cloud hold no worker, so no job queues behind a sleeping one) and
+event-to-browser latency of live log lines over the tenancy websocket of the
+real `make run` stack.
 
 Run with `make bench`; prints figures, asserts nothing about time.
 """
@@ -73,6 +75,61 @@ def test_enqueue_to_start_latency(tmp_path, settings):
         client = redis.Redis.from_url(url)
         for key in client.scan_iter(f"rq:*{queue}*"):
             client.delete(key)
+
+
+BURST, BURST_WORKERS, BUILD_SECONDS = 20, 2, 5.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_creates_queues_no_job_behind_a_sleeping_one(tmp_path):
+    """BURST creates at once on BURST_WORKERS workers and the local cloud (each build
+    BUILD_SECONDS): how long each job was queued before a worker took it (a job behind builds
+    holding workers would wait a build's length), and how much later than the cloud Atrium
+    shows each machine active (the looks' backoff: first after 1 s, then up to every 2 s)."""
+    from apps.catalogue.selectors import catalogue_get
+    from apps.clouds.local.seed import local_cloud_seed
+    from apps.clouds.local.services import local_quota_set
+    from apps.machines import services
+    from tests.factories import CloudFactory, MembershipFactory, UserFactory
+
+    cloud = CloudFactory(name="Burst cloud", options={"build_seconds": BUILD_SECONDS, "action_seconds": 1})
+    local_cloud_seed(cloud, projects=["burst-project"])
+    tenancy = TenancyFactory(name="Burst", cloud=cloud, project_id="burst-project")
+    local_quota_set(cloud=cloud, project_id="burst-project", machines=BURST, cpus=BURST * 4, ram_mb=BURST * 8192)
+    user = UserFactory(username="burster")
+    MembershipFactory(user=user, tenancy=tenancy)
+    catalogue = catalogue_get(tenancy=tenancy)
+    image = next(i["id"] for i in catalogue.images if i["name"] == "Ubuntu 24.04 LTS")
+    size = next(s["id"] for s in catalogue.sizes if s["name"] == "small")
+    with workers(tmp_path, count=BURST_WORKERS):
+        from apps.jobs.models import WorkerHeartbeat
+
+        alive = WorkerHeartbeat.objects.filter(stopped_at__isnull=True)
+        wait_for(lambda: alive.count() == BURST_WORKERS, "the workers to start", logs=tmp_path)
+        jobs = [
+            services.machine_create(tenancy=tenancy, user=user, name=f"burst-{i}", image_id=image, size_id=size).job
+            for i in range(BURST)
+        ]
+        wait_for(
+            lambda: all(Job.objects.get(pk=job.pk).state == Job.State.SUCCEEDED for job in jobs),
+            "the burst to build",
+            timeout=300,
+            logs=tmp_path,
+        )
+    queued, behind_cloud = [], []
+    for job in Job.objects.filter(pk__in=[j.pk for j in jobs]):
+        stages = {stage.name: stage for stage in job.stages.all()}
+        created, built = stages["Create server"].finished_at, stages["Wait until active"].finished_at
+        assert job.started_at
+        assert created
+        assert built
+        queued.append((job.started_at - job.created_at).total_seconds() * 1000)
+        behind_cloud.append((built - created).total_seconds() * 1000 - BUILD_SECONDS * 1000)
+    print(f"\nA burst of {BURST} creates, {BURST_WORKERS} workers, local cloud builds of {BUILD_SECONDS:g} s:")
+    percentiles("queued before a worker took it", queued)
+    percentiles("active on Atrium after the cloud", behind_cloud)
+    behind = sum(q > BUILD_SECONDS * 1000 for q in queued)
+    print(f"  jobs queued longer than a build (behind a sleeping one): {behind} of {BURST}")
 
 
 LINE = re.compile(r'<time datetime="([^"]+)">[^<]*</time> <span>Bench line (\d+)</span>')

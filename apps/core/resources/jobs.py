@@ -4,10 +4,11 @@ of `apps.jobs.registry.job_kind`), and one `reconcile` for the sync hooks."""
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.utils import timezone
 from apps.clouds.base import CloudDriver
 from apps.clouds.errors import NotFound, Timeout
 from apps.clouds.registry import driver_for_tenancy
-from apps.jobs.context import JobContext
+from apps.jobs.context import JobContext, JobWaits
 from apps.jobs.models import Job, JobLock
 from apps.tenancies.models import Tenancy
 
@@ -53,12 +54,22 @@ def cloud_delete(ctx: JobContext, call: Callable[[], Any], already: str) -> None
 
 @contextmanager
 def clearing_task(obj: CloudResource) -> Iterator[None]:
-    """The row's task ends with the job, however it ends (a deleted row has nothing to clear)."""
+    """The row's task ends with the job, however it ends (a deleted row has nothing to clear); a
+    job that waits for the cloud has not ended: the row keeps its task until it comes back."""
     try:
         yield
-    finally:
-        if type(obj)._default_manager.filter(pk=obj.pk).update(task="", updated_at=timezone.now()):
-            changed(obj)
+    except JobWaits:
+        raise
+    except BaseException:
+        _clear_task(obj)
+        raise
+    else:
+        _clear_task(obj)
+
+
+def _clear_task(obj: CloudResource) -> None:
+    if type(obj)._default_manager.filter(pk=obj.pk).update(task="", updated_at=timezone.now()):
+        changed(obj)
 
 
 def wait(
@@ -67,18 +78,72 @@ def wait(
     poll: Callable[[], T],
     done: Callable[[T], bool],
     timeout: float | None = None,
+    *,
+    look_now: bool = True,
+    every: float | None = None,
+    expected: float = 20.0,
+    progress: tuple[float, float] | None = None,
 ) -> T:
-    """Poll the cloud until `done(poll())`; Timeout (retryable) after `timeout` seconds
-    (ATRIUM_MACHINE_TIMEOUT by default). Sleeps through the job, so a cancel reaches it."""
+    """Wait for the cloud until `done(poll())`, holding no worker meanwhile: each run of the job
+    looks once (`poll`) and, if the cloud is not there yet, raises JobWaits, so the runner queues
+    the job again for its next look and the kind, run again, comes back here (it skips the stages
+    that succeeded: `ctx.done`). The first look is at once (`look_now`; False when the call that
+    started the change has just answered) or ATRIUM_WAIT_FIRST_LOOK seconds later; each next one
+    waits half the time waited so far, at least that and at most `every` seconds
+    (ATRIUM_MACHINE_POLL_INTERVAL by default). Timeout (retryable) `timeout` seconds after the wait
+    began (ATRIUM_MACHINE_TIMEOUT by default), however many looks. Meanwhile the job's progress
+    moves across `progress` (from, to; by default the current stage's share of the job) as
+    `expected` seconds pass."""
     timeout = timeout if timeout is not None else settings.ATRIUM_MACHINE_TIMEOUT
-    deadline = time.monotonic() + timeout
-    while True:
+    job, now = ctx.job, timezone.now()
+    resumed = job.waiting_for == what[:200] and job.waiting_since is not None
+    # The job waits for something later in it (this wait ended in an earlier run): one look.
+    passing = bool(job.waiting_for) and not resumed
+    since = job.waiting_since if resumed and job.waiting_since else now
+    if resumed or passing or look_now:
         seen = poll()
         if done(seen):
+            if not passing:
+                _waited(ctx)
             return seen
-        if time.monotonic() > deadline:
-            raise Timeout(f"{what} took longer than {round(timeout)} seconds.")
-        ctx.sleep(settings.ATRIUM_MACHINE_POLL_INTERVAL)
+    elapsed = (timezone.now() - since).total_seconds()
+    if elapsed > timeout:
+        _waited(ctx)
+        raise Timeout(f"{what} took longer than {round(timeout)} seconds.")
+    if not resumed:
+        _wait_begins(ctx, what, since)
+    ctx.progress(_waiting_progress(ctx, elapsed, expected, progress))
+    first = settings.ATRIUM_WAIT_FIRST_LOOK
+    every = every if every is not None else settings.ATRIUM_MACHINE_POLL_INTERVAL
+    raise JobWaits(what, since, min(every, max(first, elapsed / 2)))
+
+
+def _wait_begins(ctx: JobContext, what: str, since: datetime) -> None:
+    """Record the wait: the job's deadline counts from `since`, whichever run looks."""
+    ctx.job.waiting_for, ctx.job.waiting_since = what[:200], since
+    Job.objects.filter(pk=ctx.job.pk).update(waiting_for=ctx.job.waiting_for, waiting_since=since)
+    ctx.log(f"Waiting for the cloud: {what}.")
+
+
+def _waiting_progress(ctx: JobContext, elapsed: float, expected: float, span: tuple[float, float] | None) -> float:
+    """Where the job is while the cloud works: 1 - e^(-2t/expected) of the way across `span` (by
+    default the current stage's share of the job), so 86% of it after `expected` seconds, never
+    the end before the cloud is there; never back from what the job showed."""
+    if span is None:
+        stage, count = ctx.current_stage, ctx.job.stages.count()
+        if stage is None or not count:
+            return ctx.job.progress
+        span = (100 * stage.position / count, 100 * (stage.position + 1) / count)
+    start, end = span
+    value = start + (end - start) * (1 - math.exp(-2 * elapsed / max(expected, 1.0)))
+    return max(float(ctx.job.progress), value)
+
+
+def _waited(ctx: JobContext) -> None:
+    """The wait is over (the cloud got there, or it took too long): the job no longer waits."""
+    if ctx.job.waiting_for or ctx.job.next_look_at:
+        ctx.job.waiting_for, ctx.job.waiting_since, ctx.job.next_look_at = "", None, None
+        Job.objects.filter(pk=ctx.job.pk).update(waiting_for="", waiting_since=None, next_look_at=None)
 
 
 # --- when a job ends without succeeding -------------------------------------------------------

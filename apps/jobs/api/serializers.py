@@ -63,6 +63,8 @@ class JobSerializer(serializers.HyperlinkedModelSerializer[Job]):
             "attempts",
             "max_attempts",
             "cancel_requested",
+            "waiting_for",
+            "waiting_since",
             "result",
             "error",
             "requested_by",

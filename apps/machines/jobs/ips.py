@@ -48,7 +48,8 @@ def ip_attach_job(ctx: JobContext) -> dict[str, Any]:
     driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Attach the address"])
     with clearing_task(ip), ctx.stage("Attach the address"):
-        ip_observe(ip, driver.external_ip_attach(ip_id=ip.cloud_id, machine_id=machine.cloud_id))
+        if ip.machine_id != machine.pk:  # else attached in an earlier run, which waited for the cloud to show it
+            ip_observe(ip, driver.external_ip_attach(ip_id=ip.cloud_id, machine_id=machine.cloud_id))
         wait_address(ctx, driver, machine, ip.address)
         ctx.log(f"{ip.address} now reaches {machine.name}.")
     return {"address": ip.address, "machine": machine.pk}
@@ -57,11 +58,14 @@ def ip_attach_job(ctx: JobContext) -> dict[str, Any]:
 @job_kind("machines.ip_detach", label="Detach external IP", settle=settle_change)
 def ip_detach_job(ctx: JobContext) -> dict[str, Any]:
     ip = job_target(ctx, ExternalIp)
-    machine = ip.machine
+    # The machine it leaves (named when the detach was asked for: a run after a wait finds it detached).
+    left = ctx.job.params.get("machine")
+    machine = Machine.objects.filter(pk=left, tenancy=ip.tenancy).first() if left else ip.machine
     driver = driver_for_tenancy(ip.tenancy, user=ctx.job.requested_by)
     ctx.plan(["Detach the address"])
     with clearing_task(ip), ctx.stage("Detach the address"):
-        ip_observe(ip, driver.external_ip_detach(ip_id=ip.cloud_id))
+        if ip.machine_id is not None:  # else detached in an earlier run, which waited for the cloud to show it
+            ip_observe(ip, driver.external_ip_detach(ip_id=ip.cloud_id))
         wait_address(ctx, driver, machine, None)
         ctx.log(f"Detached {ip.address}.")
     return {"address": ip.address}

@@ -43,21 +43,23 @@ from .firewall import firewall_read
 
 S = dto.MachineStatus
 ATRIUM_MACHINE_KEY = "atrium_machine"
+#: Seconds a build or an action usually takes: a waiting job's progress moves by them.
+BUILD_EXPECTED, ACTION_EXPECTED, ADDRESS_EXPECTED = 15.0, 5.0, 3.0
 
 
-def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: str) -> dto.Machine:
-    """Wait for the machine to leave its transitional status, storing each change seen."""
-    last: list[str] = [machine.status]
+def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: str, **waiting: Any) -> dto.Machine:
+    """Wait for the machine to leave its transitional status, storing each change seen (the row
+    holds what the last look saw, so a look in a later run of the job compares with it).
+    `waiting`: the rest of `wait`'s options."""
 
     def poll() -> dto.Machine:
         seen = driver.machine_get(machine_id=machine.cloud_id)
-        if seen.status.value != last[0]:
+        if seen.status.value != machine.status:
             ctx.log(f"{machine.name} is {seen.status.value}.")
-            last[0] = seen.status.value
             machine_observe(machine=machine, seen=seen)
         return seen
 
-    seen = wait(ctx, what, poll, lambda m: not m.status.is_transitional)
+    seen = wait(ctx, what, poll, lambda m: not m.status.is_transitional, **waiting)
     machine_observe(machine=machine, seen=seen)
     return seen
 
@@ -106,46 +108,50 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
         machine.status, machine.fault = S.BUILD, ""
         task_set(machine, "building")
     with clearing_task(machine):
-        with ctx.stage("Create server"):
-            if not machine.cloud_id:
-                # An earlier attempt may have made the server before its worker died: find it by its tag.
-                # (Only then: listing every server is the dearest call of the flow on a busy project.)
-                earlier = _tagged_server(driver, machine) if ctx.job.attempts > 1 else None
-                if earlier is not None:
-                    seen = earlier
-                    ctx.log(f"Found the server an earlier attempt created ({seen.id}).")
-                else:
-                    key_name = None
-                    key_id = ctx.job.params.get("ssh_key_id")
-                    key = SshPublicKey.objects.filter(pk=key_id).first() if key_id else None
-                    if key is not None:
-                        key_name = _keypair(ctx, driver, key)
-                    try:
-                        seen = driver.machine_create(
-                            name=machine.name,
-                            image_id=machine.image_id,
-                            size_id=machine.size_id,
-                            key_name=key_name,
-                            metadata={ATRIUM_MACHINE_KEY: str(machine.pk), "atrium_tenancy": str(tenancy.pk)},
-                        )
-                    except CloudError as exc:
-                        # Nothing was made: the row says why (and counts for no quota) until deleted or retried.
-                        machine.status, machine.fault = S.ERROR, exc.message
-                        machine.save(update_fields=["status", "fault", "updated_at"])
-                        raise
-                    ctx.log(f"The cloud accepted {machine.name} as server {seen.id}.")
-                machine_observe(machine=machine, seen=seen)
-            ctx.progress(30)
-        with ctx.stage("Wait until active"):
-            seen = _wait_machine(ctx, driver, machine, f"Building {machine.name}")
-            if seen.status != S.ACTIVE:
-                raise InvalidOperation(
-                    f"The cloud could not build {machine.name}: {seen.fault or 'it ended in ' + seen.status.value}."
-                )
-            if ctx.job.attempts > 1:
-                _delete_doubles(ctx, driver, machine)
-            ctx.progress(80)
-        if firewall:
+        if not ctx.done("Create server"):  # run again after a wait: the server is made
+            with ctx.stage("Create server"):
+                if not machine.cloud_id:
+                    # An earlier attempt may have made the server before its worker died: find it by its tag.
+                    # (Only then: listing every server is the dearest call of the flow on a busy project.)
+                    earlier = _tagged_server(driver, machine) if ctx.job.attempts > 1 else None
+                    if earlier is not None:
+                        seen = earlier
+                        ctx.log(f"Found the server an earlier attempt created ({seen.id}).")
+                    else:
+                        key_name = None
+                        key_id = ctx.job.params.get("ssh_key_id")
+                        key = SshPublicKey.objects.filter(pk=key_id).first() if key_id else None
+                        if key is not None:
+                            key_name = _keypair(ctx, driver, key)
+                        try:
+                            seen = driver.machine_create(
+                                name=machine.name,
+                                image_id=machine.image_id,
+                                size_id=machine.size_id,
+                                key_name=key_name,
+                                metadata={ATRIUM_MACHINE_KEY: str(machine.pk), "atrium_tenancy": str(tenancy.pk)},
+                            )
+                        except CloudError as exc:
+                            # Nothing was made: the row says why (and counts for no quota) until deleted or retried.
+                            machine.status, machine.fault = S.ERROR, exc.message
+                            machine.save(update_fields=["status", "fault", "updated_at"])
+                            raise
+                        ctx.log(f"The cloud accepted {machine.name} as server {seen.id}.")
+                    machine_observe(machine=machine, seen=seen)
+                ctx.progress(30)
+        if not ctx.done("Wait until active"):
+            with ctx.stage("Wait until active"):
+                # Between looks the job holds no worker; its progress moves from 30 to 80 meanwhile.
+                building = {"look_now": False, "expected": BUILD_EXPECTED, "progress": (30, 80)}
+                seen = _wait_machine(ctx, driver, machine, f"Building {machine.name}", **building)
+                if seen.status != S.ACTIVE:
+                    raise InvalidOperation(
+                        f"The cloud could not build {machine.name}: {seen.fault or 'it ended in ' + seen.status.value}."
+                    )
+                if ctx.job.attempts > 1:
+                    _delete_doubles(ctx, driver, machine)
+                ctx.progress(80)
+        if firewall and not ctx.done("Read its firewall"):
             with ctx.stage("Read its firewall"):
                 firewall_read(ctx, driver, machine)
         if machine.want_external_ip:
@@ -166,6 +172,11 @@ def machine_ip_new_job(ctx: JobContext) -> dict[str, Any]:
 def _attach_new_ip(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
     if machine.external_ip:
         ctx.log(f"{machine.name} has the external IP {machine.external_ip} already.")
+        return
+    # Run again after a wait: the address is attached, and the cloud is to show it on the machine.
+    attached_before = ExternalIp.objects.filter(machine=machine, with_machine=True).first()
+    if attached_before is not None:
+        wait_address(ctx, driver, machine, attached_before.address)
         return
     allocated = driver.external_ip_allocate()
     ip = ExternalIp.objects.create(
@@ -196,6 +207,7 @@ def wait_address(ctx: JobContext, driver: CloudDriver, machine: Machine | None, 
         lambda: driver.machine_get(machine_id=machine.cloud_id),
         lambda m: m.external_ip == address,
         timeout=settings.ATRIUM_MACHINE_ADDRESS_TIMEOUT,
+        expected=ADDRESS_EXPECTED,
     )
     machine_observe(machine=machine, seen=seen)
 
@@ -205,10 +217,11 @@ def _action_job(verb: str, call: Callable[[CloudDriver, str], dto.Machine]) -> C
         machine, driver = job_row(ctx, Machine)
         ctx.plan([f"{verb} the server", "Wait until it has finished"])
         with clearing_task(machine):
-            with ctx.stage(f"{verb} the server"):
-                machine_observe(machine=machine, seen=call(driver, machine.cloud_id))
+            if not ctx.done(f"{verb} the server"):  # run again after a wait: the cloud has it
+                with ctx.stage(f"{verb} the server"):
+                    machine_observe(machine=machine, seen=call(driver, machine.cloud_id))
             with ctx.stage("Wait until it has finished"):
-                seen = _wait_machine(ctx, driver, machine, f"{verb} {machine.name}")
+                seen = _wait_machine(ctx, driver, machine, f"{verb} {machine.name}", expected=ACTION_EXPECTED)
         return {"machine": machine.pk, "status": seen.status.value}
 
     return run
@@ -232,23 +245,11 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
     ctx.plan(["Delete the server", "Wait until it is gone"] + (["Release its external IP"] if own_ips else []))
     name = machine.name
     with clearing_task(machine):
-        with ctx.stage("Delete the server"):
-            made = None if machine.cloud_id or machine.external else _tagged_server(driver, machine)
-            if made is not None:  # its create reached the cloud after all, and ended without knowing
-                machine_observe(machine=machine, seen=made)
-                ctx.log(f"Found the server its create made ({made.id}).")
-            if machine.cloud_id:
-                cloud_id = machine.cloud_id
-                cloud_delete(
-                    ctx,
-                    lambda: driver.machine_delete(machine_id=cloud_id, pause=ctx.sleep),
-                    f"The cloud has no server {cloud_id} any more.",
-                )
-            else:
-                ctx.log("The server was never created on the cloud.")
+        if not ctx.done("Delete the server"):  # run again after a wait: the cloud is deleting it
+            _delete_server(ctx, driver, machine)
         with ctx.stage("Wait until it is gone"):
             if machine.cloud_id:
-                wait(ctx, f"Deleting {name}", lambda: _gone(driver, machine.cloud_id), bool)
+                wait(ctx, f"Deleting {name}", lambda: _gone(driver, machine.cloud_id), bool, expected=ACTION_EXPECTED)
         if own_ips:
             with ctx.stage("Release its external IP"):
                 for ip in own_ips:
@@ -263,6 +264,24 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
             changed(volume)
         row_delete(machine)
     return {"deleted": name}
+
+
+def _delete_server(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
+    """Ask the cloud to delete the machine's server (one its create made without storing the id too)."""
+    with ctx.stage("Delete the server"):
+        made = None if machine.cloud_id or machine.external else _tagged_server(driver, machine)
+        if made is not None:  # its create reached the cloud after all, and ended without knowing
+            machine_observe(machine=machine, seen=made)
+            ctx.log(f"Found the server its create made ({made.id}).")
+        if machine.cloud_id:
+            cloud_id = machine.cloud_id
+            cloud_delete(
+                ctx,
+                lambda: driver.machine_delete(machine_id=cloud_id, pause=ctx.sleep),
+                f"The cloud has no server {cloud_id} any more.",
+            )
+        else:
+            ctx.log("The server was never created on the cloud.")
 
 
 def _tagged_servers(driver: CloudDriver, machine: Machine) -> list[dto.Machine]:
@@ -283,9 +302,11 @@ def _delete_doubles(ctx: JobContext, driver: CloudDriver, machine: Machine) -> N
     for double in _tagged_servers(driver, machine):
         if double.id == machine.cloud_id:
             continue
-        with suppress(NotFound):
-            driver.machine_delete(machine_id=double.id, pause=ctx.sleep)
-        wait(ctx, f"Deleting the second server {double.id}", partial(_gone, driver, double.id), bool)
+        deleting = f"Deleting the second server {double.id}"
+        if ctx.job.waiting_for != deleting:  # else asked in an earlier run, which waited for it to go
+            with suppress(NotFound):
+                driver.machine_delete(machine_id=double.id, pause=ctx.sleep)
+        wait(ctx, deleting, partial(_gone, driver, double.id), bool, expected=ACTION_EXPECTED)
         ctx.log(f"Deleted the server {double.id}: an earlier attempt asked for it, and the cloud made it too late.")
 
 
@@ -306,7 +327,7 @@ def machine_observe_job(ctx: JobContext) -> dict[str, Any]:
     ctx.plan(["Wait until the cloud has finished"])
     with ctx.stage("Wait until the cloud has finished"):
         try:
-            seen = _wait_machine(ctx, driver, machine, f"{machine.name} settling")
+            seen = _wait_machine(ctx, driver, machine, f"{machine.name} settling", expected=ACTION_EXPECTED)
         except NotFound:
             ctx.log(f"The cloud no longer has {machine.name}.")
             row_delete(machine)

@@ -25,6 +25,9 @@ from apps.jobs.registry import job_kind
 
 from ..models import VOLUME_SETTLING, Machine, Volume
 
+#: Seconds a volume usually takes to settle: a waiting job's progress moves by them.
+VOLUME_EXPECTED = 5.0
+
 
 def volume_observe(volume: Volume, seen: dto.Volume, *, task: str | None = None) -> None:
     """Store what the cloud says about the volume (and the task, when given)."""
@@ -49,6 +52,7 @@ def _wait_volume(ctx: JobContext, driver: CloudDriver, volume: Volume) -> dto.Vo
         f"The volume {volume.name}",
         lambda: driver.volume_get(volume_id=volume.cloud_id),
         lambda v: v.status not in VOLUME_SETTLING,
+        expected=VOLUME_EXPECTED,
     )
     volume_observe(volume, seen)
     return seen
@@ -77,8 +81,9 @@ def _change(
     """Two stages: `first` asks the cloud (`call`), `then` waits until the volume has settled."""
     ctx.plan([first, then])
     with clearing_task(volume):
-        with ctx.stage(first):
-            volume_observe(volume, call())
+        if not ctx.done(first):  # run again after a wait: the cloud has it
+            with ctx.stage(first):
+                volume_observe(volume, call())
         with ctx.stage(then):
             return _wait_volume(ctx, driver, volume)
 
