@@ -36,10 +36,15 @@ def _detail(tenancy_id: int, machine_id: int) -> list[str]:
 
 
 def _machine_row_context(tenancy_id: int) -> dict[str, Any]:
-    """What a machine's Actions menu offers depends on what the cloud offers."""
+    """What a machine's Actions menu offers depends on what the cloud offers; its links, as the page's."""
     from apps.catalogue.selectors import capabilities_cached
 
-    return {"capabilities": capabilities_cached(tenancy=Tenancy(pk=tenancy_id)) or Capabilities()}
+    from .views import machine_row_links
+
+    return {
+        "capabilities": capabilities_cached(tenancy=Tenancy(pk=tenancy_id)) or Capabilities(),
+        "links": machine_row_links(tenancy_id),
+    }
 
 
 def _volume_extra(tenancy_id: int) -> dict[str, Any]:
@@ -82,7 +87,7 @@ def register() -> None:
     register_live_rows(
         LiveRows(
             model=Machine,
-            template="machines/_row.html",
+            template="machines/_table.html#row",
             select_related=("created_by",),
             context=_machine_row_context,
             detail=_detail,
