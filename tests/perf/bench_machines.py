@@ -14,6 +14,7 @@ Run with `make bench`; prints figures, asserts nothing about time.
 import gc
 import statistics
 import time
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -85,7 +86,7 @@ def test_machine_list_one_page():
     user, tenancy, client = signed_in("bench-page")
     mix = []
     for i in range(50):
-        fields = {}
+        fields: dict[str, Any] = {}
         if i % 10 == 3:
             fields = {"status": "BUILD", "task": "building", "cloud_id": ""}
         elif i % 10 == 6:

@@ -10,8 +10,8 @@ declares its `rows` selector, `queryset` (the model, for the schema), `serialize
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.urls import URLPattern, path
@@ -109,11 +109,11 @@ def accepted_serializer(name: str, field: str, ref: type[Serializer[Any]], help_
     )
 
 
-def row_url(context: dict[str, Any], basename: str, tenancy_id: int, pk: int) -> str:
+def row_url(context: Mapping[str, Any], basename: str, tenancy_id: int, pk: int) -> str:
     """The API URL of a tenancy's row (`{basename}-detail` of `tenancy_routes`): its list's URL,
     reversed once per request and kept in the serializer `context` (which a list's rows share), and
     its id. One reverse() a row was a fifth of a list's time."""
-    lists = context.setdefault("row_url_lists", {})
+    lists = cast(dict[str, Any], context).setdefault("row_url_lists", {})  # the view's dict, shared by its rows
     key = (basename, tenancy_id)
     if key not in lists:
         url = reverse(f"api:{basename}-list", kwargs={"tenancy_id": tenancy_id}, request=context.get("request"))
