@@ -1,5 +1,5 @@
-"""openstacksdk's own deprecation of `_compute_attributes`, which it warns from inside every object
-it builds, does not reach a run's output (apps/clouds/openstack/sdk.py); its other warnings do."""
+"""The deprecations openstacksdk warns from inside itself (one for every object it builds, one for every
+cloud region) do not reach a run's output (apps/clouds/openstack/sdk.py); its other warnings do."""
 
 import subprocess
 import sys
@@ -8,7 +8,11 @@ from tests.servers import ROOT
 
 BUILD_A_SERVER = """
 import apps.clouds.openstack.sdk
+import openstack.config
 from openstack.compute.v2.server import Server
+openstack.config.OpenStackConfig(load_yaml_config=False, load_envvars=False).get_one(
+    auth_url="http://127.0.0.1:1/v3", username="u", password="p", project_id="x"
+)
 Server.existing(id="s", name="m", flavor={"original_name": "small"})
 """
 
