@@ -13,6 +13,7 @@ from apps.jobs.live import LiveRows, register_live_rows
 from apps.tenancies.models import Tenancy
 
 from .models import ExternalIp, FirewallRule, Machine, Volume
+from .selectors import ROW_PREFETCH, ROW_RELATED
 
 
 def _detail(tenancy_id: int, machine_id: int) -> list[str]:
@@ -88,7 +89,8 @@ def register() -> None:
         LiveRows(
             model=Machine,
             template="machines/_table.html#row",
-            select_related=("created_by",),
+            select_related=ROW_RELATED,
+            prefetch_related=ROW_PREFETCH,
             context=_machine_row_context,
             detail=_detail,
             page=lambda machine: reverse("machines:machine-detail", args=[machine.tenancy_id, machine.pk]),

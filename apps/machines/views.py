@@ -81,7 +81,7 @@ def machine_row_links(tenancy_id: int) -> dict[str, str]:
 @login_required
 def machine_list(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     tenancy, machines = selectors.machine_list(user=request.user, tenancy_id=tenancy_id)
-    filterset = MachineFilterSet(request.GET or None, queryset=machines.prefetch_related("ips"))
+    filterset = MachineFilterSet(request.GET or None, queryset=machines.prefetch_related(*selectors.ROW_PREFETCH))
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     filtered = filterset.is_filtered()
     return render(
