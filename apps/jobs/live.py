@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Model, Prefetch
 from django.db.models.signals import post_init
 from django.template.loader import render_to_string
 
@@ -74,6 +74,8 @@ class LiveRows:
     template: str | None = None
     parents: tuple[str, ...] = ()
     select_related: tuple[str, ...] = ()
+    #: What the rows read of their related objects, for all the rows at once (names or `Prefetch`es).
+    prefetch_related: tuple[str | Prefetch[Any], ...] = ()
     context: Callable[[int], dict[str, Any]] | None = None
     detail: Callable[[int, int], list[str]] | None = None
     context_name: str = ""
@@ -101,7 +103,11 @@ def register_live_rows(declaration: LiveRows) -> None:
     def rows(tenancy_id: int, ids: list[int]) -> dict[int, str]:
         if declaration.template is None:
             return {}
-        found = rows_of.filter(tenancy_id=tenancy_id, pk__in=ids).select_related(*declaration.select_related)
+        found = (
+            rows_of.filter(tenancy_id=tenancy_id, pk__in=ids)
+            .select_related(*declaration.select_related)
+            .prefetch_related(*declaration.prefetch_related)
+        )
         shared = declaration.context(tenancy_id) if declaration.context else {}
         as_name = declaration.context_name or name
         return {obj.pk: render_to_string(declaration.template, {as_name: obj, **shared}) for obj in found}

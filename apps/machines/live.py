@@ -13,6 +13,7 @@ from apps.jobs.live import LiveRows, register_live_rows
 from apps.tenancies.models import Tenancy
 
 from .models import ExternalIp, FirewallRule, Machine, Volume
+from .selectors import ROW_PREFETCH, ROW_RELATED
 
 
 def _detail(tenancy_id: int, machine_id: int) -> list[str]:
@@ -36,10 +37,15 @@ def _detail(tenancy_id: int, machine_id: int) -> list[str]:
 
 
 def _machine_row_context(tenancy_id: int) -> dict[str, Any]:
-    """What a machine's Actions menu offers depends on what the cloud offers."""
+    """What a machine's Actions menu offers depends on what the cloud offers; its links, as the page's."""
     from apps.catalogue.selectors import capabilities_cached
 
-    return {"capabilities": capabilities_cached(tenancy=Tenancy(pk=tenancy_id)) or Capabilities()}
+    from .views import machine_row_links
+
+    return {
+        "capabilities": capabilities_cached(tenancy=Tenancy(pk=tenancy_id)) or Capabilities(),
+        "links": machine_row_links(tenancy_id),
+    }
 
 
 def _volume_extra(tenancy_id: int) -> dict[str, Any]:
@@ -82,8 +88,9 @@ def register() -> None:
     register_live_rows(
         LiveRows(
             model=Machine,
-            template="machines/_row.html",
-            select_related=("created_by",),
+            template="machines/_table.html#row",
+            select_related=ROW_RELATED,
+            prefetch_related=ROW_PREFETCH,
             context=_machine_row_context,
             detail=_detail,
             page=lambda machine: reverse("machines:machine-detail", args=[machine.tenancy_id, machine.pk]),

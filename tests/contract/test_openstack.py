@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import connection as django_connection
 from django.utils import timezone
+from openstack import exceptions as openstack_exceptions
 
 from apps.clouds import dto, errors
 from apps.clouds.openstack import sdk
@@ -87,7 +88,8 @@ def test_a_machines_firewall_is_a_security_group_of_its_own_gone_with_it(cut: Cl
     )  # mosh, in the machine's own group and nowhere else
 
     cut.driver.machine_delete(machine_id=machine.id)
-    assert conn.network.find_security_group(group.id, ignore_missing=True) is None
+    with pytest.raises(openstack_exceptions.NotFoundException):  # not find_*(ignore_missing=True): deprecated
+        conn.network.get_security_group(group.id)
 
     outside = conn.compute.create_server(
         name="atrium-outside-sg", image_id=cut.image_id, flavor_id=cut.size_id, networks="auto"

@@ -222,6 +222,18 @@ def firewall_rule_create(
     )
 
 
+def _server_exists(conn: sdk.Connection, server_id: str) -> bool:
+    """Whether Nova still has the server: a get by id (`find_server(ignore_missing=True)` is
+    deprecated in openstacksdk 4, and would also search by name)."""
+    try:
+        conn.compute.get_server(server_id)
+    except sdk.CLIENT_ERRORS as exc:
+        if isinstance(sdk.translate(exc), NotFound):
+            return False
+        raise
+    return True
+
+
 def firewall_release(
     conn: sdk.Connection, project: str, server_id: str, group_id: str, *, pause: Pause = time.sleep
 ) -> None:
@@ -229,7 +241,7 @@ def firewall_release(
     `pause`, which a job's cancel interrupts), then any other old Atrium firewall left
     behind with no port using it."""
     deadline = time.monotonic() + FIREWALL_RELEASE_SECONDS
-    while conn.compute.find_server(server_id, ignore_missing=True) is not None:
+    while _server_exists(conn, server_id):
         if time.monotonic() > deadline:
             break
         pause(1)

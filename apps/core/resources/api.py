@@ -10,14 +10,15 @@ declares its `rows` selector, `queryset` (the model, for the schema), `serialize
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiExample, extend_schema_field
 from rest_framework import generics, serializers, viewsets
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.serializers import Serializer
 
 from apps.accounts.models import User
@@ -106,6 +107,19 @@ def accepted_serializer(name: str, field: str, ref: type[Serializer[Any]], help_
             "Meta": meta,
         },
     )
+
+
+def row_url(context: Mapping[str, Any], basename: str, tenancy_id: int, pk: int) -> str:
+    """The API URL of a tenancy's row (`{basename}-detail` of `tenancy_routes`): its list's URL,
+    reversed once per request and kept in the serializer `context` (which a list's rows share), and
+    its id. One reverse() a row was a fifth of a list's time."""
+    lists = cast(dict[str, Any], context).setdefault("row_url_lists", {})  # the view's dict, shared by its rows
+    key = (basename, tenancy_id)
+    if key not in lists:
+        url = reverse(f"api:{basename}-list", kwargs={"tenancy_id": tenancy_id}, request=context.get("request"))
+        lists[key] = url.partition("?")  # DRF keeps a ?format= of the request on the URLs it makes
+    path, mark, query = lists[key]
+    return f"{path}{pk}/{mark}{query}"
 
 
 def tenancy_routes(prefix: str, viewset: Any, basename: str, actions: list[str]) -> list[URLPattern]:

@@ -13,7 +13,7 @@ from apps.accounts.models import SshPublicKey
 from apps.accounts.selectors import ssh_key_get
 from apps.core.errors import NotFound
 from apps.core.names import NAME_RULE, name_validator
-from apps.core.resources.api import accepted_serializer
+from apps.core.resources.api import accepted_serializer, row_url
 from apps.jobs.api.serializers import person_field
 
 from .. import services
@@ -21,11 +21,7 @@ from ..models import ExternalIp, FirewallRule, Machine, Volume
 
 
 def _url(serializer: serializers.BaseSerializer[Any], name: str, obj: Machine | ExternalIp | Volume) -> str:
-    return reverse(
-        f"api:{name}-detail",
-        kwargs={"tenancy_id": obj.tenancy_id, "pk": obj.pk},
-        request=serializer.context.get("request"),
-    )
+    return row_url(serializer.context, name, obj.tenancy_id, obj.pk)
 
 
 class _Linked(serializers.Serializer[Any]):

@@ -20,6 +20,13 @@ def ram(megabytes: int | None) -> str:
 
 
 @register.filter
+def joined(prefix: str, suffix: object) -> str:
+    """`prefix` and `suffix` as one text: a row's URL from its list's, reversed once per page
+    ("/tenancies/3/machines/" and 7)."""
+    return f"{prefix}{suffix}"
+
+
+@register.filter
 def quota_amount(value: int | None, units: str) -> str:
     """A quota figure with its units (RAM in MB shown in GB)."""
     if value is None:

@@ -6,6 +6,7 @@ import socket
 import threading
 
 import pytest
+import requests
 from keystoneauth1 import exceptions as ksa
 from openstack import exceptions as sdk_exceptions
 
@@ -17,7 +18,9 @@ from tests.factories import CloudFactory, TenancyFactory
 
 
 def _http(status: int, message: str) -> Exception:
-    return sdk_exceptions.HttpException(message=message, details=message, http_status=status)
+    response = requests.Response()  # the status as the SDK takes it (its http_status= is deprecated)
+    response.status_code = status
+    return sdk_exceptions.HttpException(message=message, details=message, response=response)
 
 
 @pytest.mark.parametrize(

@@ -30,9 +30,6 @@ class NovaThatNeverLetsGo:
     def delete_server(self, server: Any, ignore_missing: bool = True) -> None:
         self.deleted.append(server.id)
 
-    def find_server(self, server_id: str, ignore_missing: bool = True) -> Any:
-        return self.server
-
 
 def _driver(nova: NovaThatNeverLetsGo) -> OpenStackDriver:
     driver = OpenStackDriver(target=Target(cloud_id=1, cloud_name="Rig", driver="openstack", project_id="p-1"))

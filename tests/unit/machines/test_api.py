@@ -19,7 +19,7 @@ from apps.jobs.runner import job_run
 from apps.machines import services
 from apps.machines.models import ExternalIp, Machine, Volume
 from apps.tenancies.models import Membership
-from tests.factories import MachineFactory, MembershipFactory, UserFactory
+from tests.factories import ExternalIpFactory, MachineFactory, MembershipFactory, UserFactory
 
 from .conftest import by_name, offers
 
@@ -464,3 +464,21 @@ def test_a_machine_gets_a_new_external_ip_as_on_its_page(physicist_client, physi
     assert "already has the external IP" in error(post(physicist_client, machine_url + "external-ip/"), 409)["message"]
     accepted(physicist_client.delete(machine_url))  # and it goes with the machine
     assert physicist_client.get(url(physics, "external-ips/")).json()["count"] == 0
+
+
+@pytest.mark.parametrize("query", ["", "?format=json"])
+def test_rows_link_to_their_own_urls(physicist_client, physics, query):
+    """Row URLs are made from the list's, reversed once a request (apps.core.resources.api.row_url):
+    each is what its route gives, with the request's ?format= kept as DRF keeps it."""
+    from django.urls import reverse
+
+    machines = MachineFactory.create_batch(3, tenancy=physics)
+    ExternalIpFactory(tenancy=physics, machine=machines[0])
+    for kind, route in (("machines/", "api:machine-detail"), ("external-ips/", "api:external-ip-detail")):
+        rows = physicist_client.get(url(physics, kind) + query).json()["results"]
+        assert rows
+        for row in rows:
+            own = reverse(route, kwargs={"tenancy_id": physics.pk, "pk": row["id"]})
+            assert row["url"] == f"http://testserver{own}{query}"
+            if row.get("machine"):
+                assert row["machine"]["url"].endswith(f"/machines/{row['machine']['id']}/{query}")

@@ -9,7 +9,7 @@ from django.urls import reverse
 from apps.clouds.local.services import local_quota_set
 from apps.jobs.models import Job
 from apps.machines.models import Machine, Volume
-from tests.factories import MachineFactory
+from tests.factories import ExternalIpFactory, MachineFactory
 
 from .conftest import offers
 from .test_services import create, run_latest
@@ -207,6 +207,50 @@ def test_the_list_page_makes_the_same_queries_for_5_and_50_machines(physics, phy
         html = physicist_client.get(url).content.decode()
     assert html.count('id="machine-row-') == 50
     assert len(fifty) == len(five), [q["sql"] for q in fifty.captured_queries]
+
+
+def test_a_rows_links_are_its_routes_and_its_live_render_is_the_pages_row(physics, physicist_client, catalogue):
+    """Rows build their links from the tenancy's URLs reversed once: they must be the routes'
+    URLs, and the live row (apps.machines.live) the same markup as the page's."""
+    from apps.jobs.live import live_resources
+
+    active = MachineFactory(tenancy=physics, name="with-ip")
+    ip = ExternalIpFactory(tenancy=physics, machine=active)
+    stopped = MachineFactory(tenancy=physics, name="stopped", status="STOPPED")
+    listed = reverse("machines:machine-list", args=[physics.pk])
+    html = physicist_client.get(listed).content.decode()
+
+    def row(machine: Machine) -> str:
+        found = re.search(rf'<tr id="machine-row-{machine.pk}">.*?</tr>', html, re.S)
+        assert found, html
+        return found.group(0)
+
+    links = set(re.findall(r'(?:href|action)="([^"]+)"', row(active)))
+    at = [physics.pk, active.pk]
+    assert links == {
+        reverse("machines:machine-detail", args=at),
+        reverse("machines:machine-console", args=at),
+        reverse("machines:machine-action", args=[*at, "stop"]),
+        reverse("machines:machine-action", args=[*at, "restart"]),
+        reverse("machines:machine-delete", args=at),
+        reverse("machines:external-ip-detach", args=[physics.pk, ip.pk]) + f"?next={listed}",
+    }
+    assert f'name="next" value="{listed}"' in row(active)
+    links = set(re.findall(r'(?:href|action)="([^"]+)"', row(stopped)))
+    at = [physics.pk, stopped.pk]
+    assert links == {
+        reverse("machines:machine-detail", args=at),
+        reverse("machines:machine-detail", args=at) + "#machine-attachments",
+        reverse("machines:machine-action", args=[*at, "start"]),
+        reverse("machines:machine-delete", args=at),
+    }
+
+    def without_csrf(row: str) -> str:  # a live row has no request, so no token (htmx sends the page's)
+        return re.sub(r'<input type="hidden" name="csrfmiddlewaretoken" value="[^"]*">', "", row)
+
+    live = live_resources()["machine"].rows(physics.pk, [active.pk, stopped.pk])
+    for machine in (active, stopped):
+        assert live[machine.pk].strip() == without_csrf(row(machine))
 
 
 def test_the_menu_offers_volumes_and_ips_only_where_the_cloud_has_them(physics, physicist_client, catalogue):
