@@ -11,11 +11,12 @@ from apps.tenancies.models import Tenancy
 
 from .capabilities import capabilities_to_dict
 from .models import Catalogue
+from .quotas import quotas_snapshot
 
 
 def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
-    """Read the tenancy's images, sizes and capabilities from its cloud and keep them
-    (`user`: who Atrium acts for, on clouds with per-user federation)."""
+    """Read the tenancy's images, sizes, capabilities, network and quotas from its cloud and
+    keep them (`user`: who Atrium acts for, on clouds with per-user federation)."""
     driver = driver_for_tenancy(tenancy, user=user)
     images = [
         {
@@ -47,7 +48,19 @@ def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogu
             "images": sorted(images, key=lambda i: str(i["name"]).lower()),
             "sizes": sizes,
             "capabilities_data": capabilities_to_dict(driver.capabilities()),
+            "network": network_entry(next((n for n in driver.networks() if not n.external and n.cidr), None)),
+            "quotas": quotas_snapshot(tenancy, driver.quotas()),
             "refreshed_at": timezone.now(),
         },
     )
     return catalogue
+
+
+def network_entry(network: dto.Network | None) -> dict[str, str]:
+    """How the catalogue keeps the project's network (empty: none yet; a create job makes it)."""
+    return {} if network is None else {"id": network.id, "name": network.name, "cidr": network.cidr}
+
+
+def catalogue_network_set(*, tenancy: Tenancy, network: dto.Network) -> None:
+    """Keep the project's network a job found or made, so the next create need not look for it."""
+    Catalogue.objects.filter(tenancy=tenancy).update(network=network_entry(network))

@@ -1,8 +1,8 @@
 """Writes for machines, external IPs, volumes and machines' firewall rules.
 
 A request is checked here, before anything is stored: names, the image and
-size against the tenancy's catalogue, the SSH key against the user's keys,
-quotas against the cloud's figures plus what is already on its way. Then the
+size against the tenancy's cached catalogue, the SSH key against the user's keys,
+quotas against the cached limits and Atrium's rows (apps/catalogue/quotas.py): no cloud call. Then the
 row is recorded with its task ("building", "stopping"…) and a job does the
 work (apps/machines/jobs/). The state each action needs is checked here
 (409 otherwise) and again by the cloud when the job runs.
@@ -17,7 +17,7 @@ from django.db import transaction
 
 from apps.accounts.models import SshPublicKey, User
 from apps.catalogue.quotas import quota_check
-from apps.catalogue.selectors import capabilities_get, capability_require, catalogue_get
+from apps.catalogue.selectors import capabilities_get, capability_require, catalogue_cached
 from apps.clouds import dto
 from apps.clouds.base import firewall_rule_clean, machine_name_clean
 from apps.clouds.errors import BadInput, Unsupported
@@ -69,8 +69,9 @@ def machine_create(
     external_ip: bool = False,
     console: bool = True,
 ) -> Started[Machine]:
-    """Record a new machine ("building") and start the job that creates it."""
-    catalogue = catalogue_get(tenancy=tenancy, user=user)
+    """Record a new machine ("building") and start the job that creates it. Asks the cloud
+    nothing: the catalogue and quota limits as cached (`catalogue_cached`), Atrium's rows."""
+    catalogue = catalogue_cached(tenancy=tenancy, user=user)
     errors: dict[str, list[str]] = {}
     try:
         name = machine_name_clean(name)

@@ -20,7 +20,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import signed_in_user, ssh_key_list
 from apps.catalogue.capabilities import Capabilities
 from apps.catalogue.quotas import quotas_current
-from apps.catalogue.selectors import capabilities_get, catalogue_get
+from apps.catalogue.selectors import capabilities_get, catalogue_cached
 from apps.clouds import dto
 from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
@@ -138,7 +138,7 @@ def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[st
 def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     user = signed_in_user(request)
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
-    catalogue = catalogue_get(tenancy=tenancy, user=user)
+    catalogue = catalogue_cached(tenancy=tenancy, user=user)
     keys = ssh_key_list(user=user)
     form = MachineCreateForm(
         request.POST if request.method == "POST" else None,
@@ -176,7 +176,7 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
     tenancy, _ = selectors.machine_list(user=user, tenancy_id=tenancy_id)
     form = MachineCreateForm(
         request.GET,
-        catalogue=catalogue_get(tenancy=tenancy, user=user),
+        catalogue=catalogue_cached(tenancy=tenancy, user=user),
         ssh_keys=ssh_key_list(user=user),
     )
     return render(request, "machines/create.html#quotas", {"tenancy": tenancy, **_quota_context(tenancy, form, user)})

@@ -18,9 +18,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.models import SshPublicKey
+from apps.catalogue.selectors import network_cached
+from apps.catalogue.services import catalogue_network_set
 from apps.clouds import dto
 from apps.clouds.base import CloudDriver
-from apps.clouds.errors import CloudError, InvalidOperation, NotFound
+from apps.clouds.errors import BadInput, CloudError, InvalidOperation, NotFound
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.resources.jobs import (
     clearing_task,
@@ -60,6 +62,33 @@ def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: 
     seen = wait(ctx, what, poll, lambda m: not m.status.is_transitional)
     machine_observe(machine=machine, seen=seen)
     return seen
+
+
+def _server_create(driver: CloudDriver, machine: Machine, key_name: str | None) -> dto.Machine:
+    """Ask the cloud for the server, on the project's network as the catalogue keeps it (found,
+    or made, on the cloud and kept only when the catalogue has none, or the one it has is gone)."""
+    tenancy = machine.tenancy
+
+    def create(network_id: str) -> dto.Machine:
+        return driver.machine_create(
+            name=machine.name,
+            image_id=machine.image_id,
+            size_id=machine.size_id,
+            network_id=network_id,
+            key_name=key_name,
+            metadata={ATRIUM_MACHINE_KEY: str(machine.pk), "atrium_tenancy": str(tenancy.pk)},
+        )
+
+    cached = network_cached(tenancy=tenancy)
+    if cached:
+        try:
+            return create(cached)
+        except BadInput as exc:
+            if "network_id" not in exc.fields and "network" not in exc.message.lower():
+                raise
+    network = driver.tenant_network()
+    catalogue_network_set(tenancy=tenancy, network=network)
+    return create(network.id)
 
 
 def _key_name(key: SshPublicKey) -> str:
@@ -121,13 +150,7 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
                     if key is not None:
                         key_name = _keypair(ctx, driver, key)
                     try:
-                        seen = driver.machine_create(
-                            name=machine.name,
-                            image_id=machine.image_id,
-                            size_id=machine.size_id,
-                            key_name=key_name,
-                            metadata={ATRIUM_MACHINE_KEY: str(machine.pk), "atrium_tenancy": str(tenancy.pk)},
-                        )
+                        seen = _server_create(driver, machine, key_name)
                     except CloudError as exc:
                         # Nothing was made: the row says why (and counts for no quota) until deleted or retried.
                         machine.status, machine.fault = S.ERROR, exc.message
