@@ -24,6 +24,9 @@ class Catalogue(models.Model):
     capabilities_data = models.JSONField(default=dict)
     #: The project's network for new machines (`id`, `name`, `cidr`); empty until one is known.
     network = models.JSONField(default=dict, blank=True)
+    #: The firewall the project's machines share while their rules are the defaults (`id`, `rules`:
+    #: `dto.SharedFirewall`); empty until a create job has found or made it.
+    firewall = models.JSONField(default=dict, blank=True)
     #: Each quota as last read: `resource`, `label`, `limit`, `units`, the cloud's `used` and,
     #: of that, what Atrium's rows took then (`atrium`). None: never read (read on first need).
     quotas = models.JSONField(null=True, blank=True, default=None)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.clouds import dto
 from apps.clouds.errors import Unsupported
 from apps.core.errors import Conflict
 from apps.tenancies.models import Tenancy
@@ -54,6 +55,17 @@ def network_cached(*, tenancy: Tenancy) -> str | None:
     """The id of the project's network for new machines, as last read (None: not known yet)."""
     network = Catalogue.objects.filter(tenancy=tenancy).values_list("network", flat=True).first()
     return str(network["id"]) if network and network.get("id") else None
+
+
+def firewall_shared_cached(*, tenancy: Tenancy) -> dto.SharedFirewall | None:
+    """The project's shared firewall as a create job last found it (None: not known yet)."""
+    found = Catalogue.objects.filter(tenancy=tenancy).values_list("firewall", flat=True).first()
+    if not found or not found.get("id"):
+        return None
+    rules = tuple(
+        dto.FirewallRule(**{**rule, "protocol": dto.FirewallProtocol(rule["protocol"])}) for rule in found["rules"]
+    )
+    return dto.SharedFirewall(id=found["id"], rules=rules)
 
 
 def _sync_start(tenancy: Tenancy, user: User | None) -> None:

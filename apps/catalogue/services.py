@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -64,3 +66,10 @@ def network_entry(network: dto.Network | None) -> dict[str, str]:
 def catalogue_network_set(*, tenancy: Tenancy, network: dto.Network) -> None:
     """Keep the project's network a job found or made, so the next create need not look for it."""
     Catalogue.objects.filter(tenancy=tenancy).update(network=network_entry(network))
+
+
+def catalogue_firewall_set(*, tenancy: Tenancy, firewall: dto.SharedFirewall) -> None:
+    """Keep the project's shared firewall a job found or made, so creates start machines in it
+    without looking for it."""
+    rules = [{**asdict(rule), "protocol": rule.protocol.value} for rule in firewall.rules]
+    Catalogue.objects.filter(tenancy=tenancy).update(firewall={"id": firewall.id, "rules": rules})

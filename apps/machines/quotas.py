@@ -2,13 +2,13 @@
 (by apps.catalogue.quotas; registered when the app is ready): those the cloud has made, and
 those on their way."""
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 from apps.catalogue.quotas import RowsUse, register_use
 from apps.clouds import dto
 from apps.tenancies.models import Tenancy
 
-from .models import ExternalIp, Machine, Volume
+from .models import ExternalIp, FirewallRule, Machine, Volume
 
 
 @register_use
@@ -17,12 +17,15 @@ def machines_use(tenancy: Tenancy) -> RowsUse:
     rows without one and not failed are on their way: the cloud's usage does not show them yet.
     Three queries."""
     made, pending = Q(cloud_id__gt=""), Q(cloud_id="") & ~Q(status=dto.MachineStatus.ERROR)
+    changing = FirewallRule.objects.filter(machine=OuterRef("pk")).exclude(task="")
     machines = Machine.objects.filter(tenancy=tenancy).aggregate(
         made=Count("pk", filter=made),
         made_cpus=Sum("cpus", filter=made),
         made_ram_mb=Sum("ram_mb", filter=made),
-        # Made by Atrium with a firewall of its own (the cloud may not have said yet: None).
-        made_firewalls=Count("pk", filter=made & Q(external=False) & ~Q(has_firewall=False)),
+        # Made by Atrium with a firewall of its own (the cloud may not have said yet: None), not the shared one.
+        made_firewalls=Count("pk", filter=made & Q(external=False, firewall_shared=False) & ~Q(has_firewall=False)),
+        # In the shared firewall with a rule on its way: the change gives it a security group of its own.
+        leaving_shared=Count("pk", filter=Q(firewall_shared=True) & Q(Exists(changing))),
         pending=Count("pk", filter=pending),
         pending_cpus=Sum("cpus", filter=pending),
         pending_ram_mb=Sum("ram_mb", filter=pending),
@@ -50,7 +53,7 @@ def machines_use(tenancy: Tenancy) -> RowsUse:
         },
         pending={
             "machines": machines["pending"],
-            "firewalls": machines["pending"],
+            "firewalls": machines["leaving_shared"],  # new machines join the shared firewall
             "cpus": machines["pending_cpus"] or 0,
             "ram_mb": machines["pending_ram_mb"] or 0,
             "external_ips": ips["pending"] + machines["pending_ips"],

@@ -106,7 +106,8 @@ def machine_create(
         tenancy=tenancy,
         wanted={
             "machines": 1,
-            "firewalls": int(catalogue.capabilities.firewall),
+            # New machines share one firewall (a security group) per tenancy: the first one makes it.
+            "firewalls": int(catalogue.capabilities.firewall and not catalogue.firewall),
             "cpus": size["cpus"],
             "ram_mb": size["ram_mb"],
             "external_ips": int(external_ip),
@@ -366,6 +367,21 @@ def _firewall_editable(machine: Machine) -> None:
         )
 
 
+def firewall_change_cost(machine: Machine) -> int:
+    """How many security groups the next change of the machine's rules takes: one for a machine
+    in the tenancy's shared firewall (the change gives it one of its own), unless a change on its
+    way has counted it already."""
+    if not machine.firewall_shared:
+        return 0
+    return 0 if machine.firewall_rules.exclude(task="").exists() else 1
+
+
+def _firewall_cost_check(machine: Machine, user: User) -> None:
+    cost = firewall_change_cost(machine)
+    if cost:
+        quota_check(user=user, tenancy=machine.tenancy, wanted={"firewalls": cost})
+
+
 class RuleAsked(TypedDict, total=False):
     """A firewall rule as asked for: only `protocol` is needed (a rule without ports lets every port
     in; without `remote_cidr`, from anywhere)."""
@@ -389,6 +405,7 @@ def firewall_rule_add(*, machine: Machine, user: User, **asked: Unpack[RuleAsked
     _capable(machine.tenancy, "firewall", "machine firewalls", user)
     machine = Machine.objects.select_for_update().select_related("tenancy").get(pk=machine.pk)
     _firewall_editable(machine)
+    _firewall_cost_check(machine, user)
     same = FirewallRule.objects.filter(
         machine=machine, protocol=kind.value, port_min=port_min, port_max=port_max, remote_cidr=cidr, fault=""
     )
@@ -420,7 +437,9 @@ def firewall_rule_remove(*, rule: FirewallRule, user: User) -> Job:
 
     def check(rule: FirewallRule) -> None:
         if rule.cloud_id:
-            _firewall_editable(Machine.objects.get(pk=rule.machine_id))
+            machine = Machine.objects.select_for_update().select_related("tenancy").get(pk=rule.machine_id)
+            _firewall_editable(machine)
+            _firewall_cost_check(machine, user)
 
     return row_act(
         rule,

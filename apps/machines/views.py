@@ -219,18 +219,25 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
         "jobs": selectors.machine_jobs(machine=machine)[:20],
         "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in selectors.ATTACHABLE,
         "connect": connect_hint(machine),
-        **_firewall_context(machine, capabilities),
+        **_firewall_context(machine, capabilities, user),
     }
 
 
-def _firewall_context(machine: Machine, capabilities: Capabilities) -> dict[str, Any]:
+def _firewall_context(machine: Machine, capabilities: Capabilities, user: User | None) -> dict[str, Any]:
     """The firewall panel: shown where the cloud gives machines a firewall of their own and
-    Atrium made the machine; its rules in one query, however many there are."""
+    Atrium made the machine; its rules in one query, however many there are. For a machine in
+    the tenancy's shared firewall, what a change will cost in security groups (from Atrium's data)."""
     shown = capabilities.firewall and not machine.external
+    cost = None
+    if shown and machine.has_firewall and services.firewall_change_cost(machine):
+        quota = next((q for q in quotas_current(tenancy=machine.tenancy, user=user) if q.resource == "firewalls"), None)
+        if quota is not None:
+            cost = {"used": quota.used, "after": quota.used + 1, "limit": quota.limit}
     return {
         "firewall_shown": shown,
         "firewall_rules": list(machine.firewall_rules.all()) if shown else [],
         "firewall_form": FirewallRuleForm() if shown and machine.has_firewall is not False else None,
+        "firewall_cost": cost,
     }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from .compute import ComputeDriver, machine_name_clean
 from .core import Capabilities, DriverCore, Pause, require_aware
 from .kubernetes import KubernetesDriver
-from .network import FIREWALL_DEFAULT_RULES, NetworkDriver, firewall_rule_clean
+from .network import FIREWALL_DEFAULT_RULES, NetworkDriver, firewall_rule_clean, shared_rule_id, shared_rules
 from .reservations import ReservationsDriver
 from .storage import StorageDriver
 
@@ -38,6 +38,8 @@ __all__ = [
     "firewall_rule_clean",
     "machine_name_clean",
     "require_aware",
+    "shared_rule_id",
+    "shared_rules",
 ]
 
 #: The families, in the order a driver composes them.
