@@ -20,6 +20,7 @@ from keystoneauth1 import session as ksa_session
 
 from apps.catalogue.selectors import firewall_shared_cached, network_cached
 from apps.clouds.local import base as local_base
+from apps.clouds.local.faults import fault_raise
 from apps.jobs.models import Job
 from apps.machines import services
 from apps.machines.models import Machine
@@ -42,8 +43,6 @@ def calls(cut: CloudUnderTest, monkeypatch) -> list[str]:
         path = re.sub(r"^https?://[^/]+", "", url).split("?")[0]
         made.append(f"{method} {UUID.sub('{id}', path)}")
         return request(self, url, method, *args, **kwargs)
-
-    fault_raise = local_base.fault_raise
 
     def operation(*, operation: str, **kwargs: Any) -> None:
         made.append(operation)
