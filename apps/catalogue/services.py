@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import TypeVar
 
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.clouds import dto
+from apps.clouds.errors import CloudError
 from apps.clouds.registry import driver_for_tenancy
 from apps.tenancies.models import Tenancy
 
 from .capabilities import capabilities_to_dict
 from .models import Catalogue
 from .quotas import quotas_snapshot
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogue:
@@ -44,18 +51,30 @@ def catalogue_refresh(*, tenancy: Tenancy, user: User | None = None) -> Catalogu
         }
         for s in driver.sizes()
     ]
+    own = [n for n in _or_none(driver.networks) or [] if not n.external and n.cidr]
     catalogue, _ = Catalogue.objects.update_or_create(
         tenancy=tenancy,
         defaults={
             "images": sorted(images, key=lambda i: str(i["name"]).lower()),
             "sizes": sizes,
             "capabilities_data": capabilities_to_dict(driver.capabilities()),
-            "network": network_entry(next((n for n in driver.networks() if not n.external and n.cidr), None)),
-            "quotas": quotas_snapshot(tenancy, driver.quotas()),
+            "network": network_entry(own[0] if own else None),
+            "quotas": quotas_snapshot(tenancy, _or_none(driver.quotas) or []),
             "refreshed_at": timezone.now(),
         },
     )
     return catalogue
+
+
+def _or_none(read: Callable[[], list[T]]) -> list[T] | None:
+    """What `read` gives, or None when the cloud will not say (logged): the catalogue is still
+    kept. (No quotas known: requests check none, and the cloud refuses what is over when the job
+    runs. No network known: the create job finds it.)"""
+    try:
+        return read()
+    except CloudError as exc:
+        logger.warning("Catalogue refresh: %s failed: %s", getattr(read, "__name__", read), exc.message)
+        return None
 
 
 def network_entry(network: dto.Network | None) -> dict[str, str]:

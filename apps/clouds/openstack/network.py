@@ -1,5 +1,6 @@
 """The OpenStack network family (Neutron): the project's network, made on first use;
-external IPs (floating IPs); and each machine's own firewall, a security group per machine."""
+external IPs (floating IPs); and each machine's own firewall: the project's shared security
+group (the default rules) until its rules first change, then a security group of its own."""
 
 from __future__ import annotations
 
