@@ -63,3 +63,13 @@ def test_the_catalogue_app_imports_no_app_that_registers():
             elif isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)
     assert not {name for name in imported if name.startswith("apps.machines")}
+
+
+def test_a_cloud_that_will_not_tell_its_quotas_still_gets_its_catalogue_kept(physics, cloud):
+    from apps.clouds.local.services import local_fault_inject
+
+    local_fault_inject(cloud=cloud, operation="quotas", kind="error", message="Forbidden here.", times=1)
+    catalogue = catalogue_refresh(tenancy=physics)
+    assert catalogue.images
+    assert catalogue.quotas == []  # none known: requests check none, the cloud refuses what is over
+    quota_check(tenancy=physics, wanted={"machines": 1000})
