@@ -4,7 +4,6 @@ their consoles and key pairs."""
 from __future__ import annotations
 
 import base64
-import functools
 import time
 from typing import Any
 
@@ -16,6 +15,10 @@ from .base import OpenStackBase
 from .convert import image_dto, keypair_dto, machine_dto, quota_dto, size_dto
 from .network import FIREWALL_METADATA, FIREWALL_SHARED_METADATA, firewall_release
 from .sdk import translate_errors
+
+#: How long a process keeps a project's flavor names (flavors seldom change; a new one is read at once).
+FLAVOR_IDS_SECONDS = 600.0
+_FLAVOR_IDS: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
 
 
 class OpenStackCompute(OpenStackBase):
@@ -64,15 +67,23 @@ class OpenStackCompute(OpenStackBase):
 
     # Machines -------------------------------------------------------------------------
 
-    @functools.cached_property
-    def _flavor_ids(self) -> dict[str, str]:
-        """Flavor name to id: servers at compute microversion 2.47+ name their flavor only."""
-        return {flavor.name: flavor.id for flavor in self._conn.compute.flavors(details=False)}
+    def _flavor_id(self, name: str) -> str | None:
+        """A flavor's id from its name: servers at compute microversion 2.47+ name their flavor
+        only. The names are listed once per process and project for FLAVOR_IDS_SECONDS (a job's
+        looks at a building server need no flavor call), and again for a name not seen, at most
+        once a minute."""
+        key = (self.target.endpoint, self._project)
+        read_at, ids = _FLAVOR_IDS.get(key, (0.0, {}))
+        age = time.monotonic() - read_at
+        if age > FLAVOR_IDS_SECONDS or (name not in ids and age > 60):
+            ids = {flavor.name: flavor.id for flavor in self._conn.compute.flavors(details=False)}
+            _FLAVOR_IDS[key] = (time.monotonic(), ids)
+        return ids.get(name)
 
     def _machine(self, server: Any) -> dto.Machine:
         flavor = server.flavor or {}
         name = flavor.get("original_name") or flavor.get("name")
-        size_id = self._flavor_ids.get(name) if name else None  # 2.47+: the SDK puts the name in `id`
+        size_id = self._flavor_id(name) if name else None  # 2.47+: the SDK puts the name in `id`
         size_id = size_id or str(flavor.get("id") or "")
         return machine_dto(server, size_id)
 
