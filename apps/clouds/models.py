@@ -203,8 +203,7 @@ class LocalFirewallRule(models.Model):
     """An inbound rule of a machine's own firewall (a security group on OpenStack)."""
 
     machine = models.ForeignKey(LocalMachine, on_delete=models.CASCADE, related_name="firewall_rules")
-    # Long enough for a shared rule's id as one machine's (`shared_rule_id`), kept when the machine leaves it.
-    uid = models.CharField(max_length=80, default=_uid, unique=True)
+    uid = models.CharField(max_length=36, default=_uid, unique=True)
     protocol = models.CharField(max_length=10)
     port_min = models.PositiveIntegerField(null=True, blank=True)
     port_max = models.PositiveIntegerField(null=True, blank=True)

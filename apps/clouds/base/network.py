@@ -30,6 +30,12 @@ def shared_rules(machine_id: str, shared: dto.SharedFirewall) -> list[dto.Firewa
     return [replace(rule, id=shared_rule_id(machine_id, rule.id)) for rule in shared.rules]
 
 
+def in_shared_firewall(machine_id: str, rules: Sequence[dto.FirewallRule]) -> bool:
+    """Whether `rules`, as a driver lists a machine's, are those of the shared firewall (each
+    under a `shared_rule_id`), not of a group of the machine's own."""
+    return bool(rules) and all(rule.id.startswith(shared_rule_id(machine_id, "")) for rule in rules)
+
+
 def firewall_rule_clean(
     *, protocol: str, port_min: int | None, port_max: int | None, remote_cidr: str | None
 ) -> tuple[dto.FirewallProtocol, int | None, int | None, str]:

@@ -67,20 +67,21 @@ class LocalNetworks(LocalBase):
         machines = self._machines().filter(uid__in=machine_ids).prefetch_related("firewall_rules")
         return {machine.uid: self._rules(machine) for machine in machines}
 
-    def _firewall_own(self, machine: LocalMachine) -> None:
-        """Give the machine (locked, in the shared firewall) a firewall of its own with the shared
-        rules, under the ids they had as its rules; one more security group against the quota."""
+    def _firewall_own(self, machine: LocalMachine, *, leave_out: str | None = None) -> None:
+        """Give the machine (locked, in the shared firewall) a firewall of its own with copies of
+        the shared rules (but `leave_out`, one of its ids for them), under new ids as on OpenStack;
+        one more security group against the quota."""
         self._check_quota(firewalls=1)
         LocalFirewallRule.objects.bulk_create(
             LocalFirewallRule(
                 machine=machine,
-                uid=rule.id,
                 protocol=rule.protocol.value,
                 port_min=rule.port_min,
                 port_max=rule.port_max,
                 remote_cidr=rule.remote_cidr,
             )
             for rule in shared_rules(machine.uid, SHARED)
+            if rule.id != leave_out
         )
         machine.firewall_shared = False
         machine.save(update_fields=["firewall_shared"])
@@ -112,7 +113,8 @@ class LocalNetworks(LocalBase):
             if machine.firewall_shared:
                 if rule_id not in {r.id for r in shared_rules(machine.uid, SHARED)}:
                     raise NotFound(f"The machine has no firewall rule {rule_id}.")
-                self._firewall_own(machine)
+                self._firewall_own(machine, leave_out=rule_id)
+                return
             deleted, _ = LocalFirewallRule.objects.filter(machine=machine, uid=rule_id).delete()
         if not deleted:
             raise NotFound(f"The machine has no firewall rule {rule_id}.")

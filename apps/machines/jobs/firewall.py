@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.catalogue.selectors import firewall_shared_cached
 from apps.clouds import dto
-from apps.clouds.base import CloudDriver, shared_rules
+from apps.clouds.base import CloudDriver, in_shared_firewall, shared_rules
 from apps.clouds.errors import CloudError, InvalidOperation, NotFound
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.resources.jobs import clearing_task, job_target, reconcile, settle_change, settle_create
@@ -59,11 +59,12 @@ def firewall_store(
     the sync: added outside Atrium); rows of rules the cloud no longer has are dropped. Rows a job
     holds (`busy`) and rows the cloud refused (with a fault) are left alone. Writes only what changed."""
     has_firewall = seen is not None
+    shared = in_shared_firewall(machine.cloud_id, seen or [])
     if seen:
         _rekey(rows, seen, busy)
-    if machine.has_firewall is not has_firewall:
-        machine.has_firewall = has_firewall
-        machine.save(update_fields=["has_firewall", "updated_at"])
+    if (machine.has_firewall, machine.firewall_shared) != (has_firewall, shared):
+        machine.has_firewall, machine.firewall_shared = has_firewall, shared
+        machine.save(update_fields=["has_firewall", "firewall_shared", "updated_at"])
         changed(machine)
     # Rows whose add job ended before it stored what the cloud made: matched by what they let in.
     waiting = [row for row in rows if not row.cloud_id and not row.fault and row.pk not in busy]

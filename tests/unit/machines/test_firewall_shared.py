@@ -93,3 +93,16 @@ def test_a_change_that_needs_a_security_group_over_the_quota_is_refused_first(ph
         services.firewall_rule_add(machine=machine, user=physicist, protocol="tcp", port_min=8888)
     assert machine.firewall_rules.count() == 2
     assert not Job.objects.filter(kind="machines.firewall_add").exists()
+
+
+def test_the_sync_sees_a_machine_leave_the_shared_firewall_outside_atrium(physics, physicist, ubuntu, small):
+    machine = built(physics, physicist, ubuntu, small, "web")
+    first = list(machine.firewall_rules.values_list("pk", "protocol"))
+    driver_for_tenancy(physics).machine_firewall_rule_add(machine_id=machine.cloud_id, protocol="udp", port_min=53)
+    job_run(tenancy_sync_start(tenancy=physics).pk)
+    machine.refresh_from_db()
+    assert not machine.firewall_shared
+    rows = list(machine.firewall_rules.all())
+    # The first rules keep their rows (under the cloud's new ids); only the new one is "added outside Atrium".
+    assert [(r.pk, r.protocol) for r in rows[:2]] == first
+    assert [(r.protocol, r.external) for r in rows] == [("tcp", False), ("icmp", False), ("udp", True)]
