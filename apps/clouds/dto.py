@@ -315,6 +315,18 @@ class MachineSpec:
     user_data: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     lease_id: str | None = None
+    #: The project's shared firewall (`NetworkDriver.firewall_shared`) the machine starts in; None:
+    #: the driver finds it (a caller that keeps its id passes it, and spares the cloud a call).
+    firewall_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SharedFirewall:
+    """The firewall a project's machines share while their rules are the defaults (one security
+    group per project): its id and its rules, as a machine in it lists them (`shared_rule_id`)."""
+
+    id: str
+    rules: tuple[FirewallRule, ...]
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,8 @@ class LocalQuota(models.Model):
     external_ips = models.PositiveIntegerField(default=10)
     volumes = models.PositiveIntegerField(default=10)
     volume_gb = models.PositiveIntegerField(default=1000)
+    #: Security groups, Neutron's default (the shared firewall counts one; a machine with its own, one more).
+    firewalls = models.PositiveIntegerField(default=10)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cloud", "project_id"], name="localquota_unique_project")]
@@ -193,6 +195,8 @@ class LocalMachine(ProjectBuiltResource):
     user_data = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True, help_text="[timestamp, text] lines for the console log.")
+    #: In the project's shared firewall (no rule rows: its rules are the defaults), until its rules change.
+    firewall_shared = models.BooleanField(default=False)
 
 
 class LocalFirewallRule(models.Model):

@@ -7,7 +7,7 @@ class MachinesConfig(AppConfig):
     verbose_name = "Machines"
 
     def ready(self) -> None:
-        from . import quotas  # noqa: F401 - registers what machines on their way take of the quotas
+        from . import quotas  # noqa: F401 - registers what machines, IPs and volumes take of the quotas
         from .live import register
 
         register()

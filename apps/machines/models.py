@@ -40,6 +40,9 @@ class Machine(CloudResource):
     # FirewallRule rows): None until read from the cloud after the build, False for
     # machines the cloud gave none (made before Atrium gave each machine one).
     has_firewall = models.BooleanField(null=True, blank=True, default=None)
+    # Its firewall is the tenancy's shared one (the default rules; one security group for all such
+    # machines) until its rules first change: then it gets a security group of its own.
+    firewall_shared = models.BooleanField(default=False)
 
     class Meta(CloudResource.Meta):
         ordering = ["name", "pk"]

@@ -1,28 +1,63 @@
-"""What machines, external IPs and volumes still on their way will take of the tenancy's
-quotas (counted as used by apps.catalogue.quotas; registered when the app is ready)."""
+"""What machines, external IPs and volumes take of the tenancy's quotas, counted from the rows
+(by apps.catalogue.quotas; registered when the app is ready): those the cloud has made, and
+those on their way."""
 
-from django.db.models import Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 
-from apps.catalogue.quotas import register_pending
+from apps.catalogue.quotas import RowsUse, register_use
 from apps.clouds import dto
 from apps.tenancies.models import Tenancy
 
-from .models import ExternalIp, Machine, Volume
+from .models import ExternalIp, FirewallRule, Machine, Volume
 
 
-@register_pending
-def machines_pending_use(tenancy: Tenancy) -> dict[str, int]:
-    """Rows recorded but not yet on the cloud (no cloud id, not failed): the cloud's usage does not show them yet."""
-    machines = Machine.objects.filter(tenancy=tenancy, cloud_id="").exclude(status=dto.MachineStatus.ERROR)
-    totals = machines.aggregate(cpus=Sum("cpus"), ram_mb=Sum("ram_mb"))
-    volumes = Volume.objects.filter(tenancy=tenancy, cloud_id="").exclude(status=dto.VolumeStatus.ERROR)
-    return {
-        "machines": machines.count(),
-        "firewalls": machines.count(),
-        "cpus": totals["cpus"] or 0,
-        "ram_mb": totals["ram_mb"] or 0,
-        "external_ips": ExternalIp.objects.filter(tenancy=tenancy, cloud_id="").count()
-        + machines.filter(want_external_ip=True).count(),
-        "volumes": volumes.count(),
-        "volume_gb": volumes.aggregate(gb=Sum("size_gb"))["gb"] or 0,
-    }
+@register_use
+def machines_use(tenancy: Tenancy) -> RowsUse:
+    """Rows with a cloud id are on the cloud (in any status: a server in error takes quota too);
+    rows without one and not failed are on their way: the cloud's usage does not show them yet.
+    Three queries."""
+    made, pending = Q(cloud_id__gt=""), Q(cloud_id="") & ~Q(status=dto.MachineStatus.ERROR)
+    changing = FirewallRule.objects.filter(machine=OuterRef("pk")).exclude(task="")
+    machines = Machine.objects.filter(tenancy=tenancy).aggregate(
+        made=Count("pk", filter=made),
+        made_cpus=Sum("cpus", filter=made),
+        made_ram_mb=Sum("ram_mb", filter=made),
+        # Made by Atrium with a firewall of its own (the cloud may not have said yet: None), not the shared one.
+        made_firewalls=Count("pk", filter=made & Q(external=False, firewall_shared=False) & ~Q(has_firewall=False)),
+        # In the shared firewall with a rule on its way: the change gives it a security group of its own.
+        leaving_shared=Count("pk", filter=Q(firewall_shared=True) & Q(Exists(changing))),
+        pending=Count("pk", filter=pending),
+        pending_cpus=Sum("cpus", filter=pending),
+        pending_ram_mb=Sum("ram_mb", filter=pending),
+        pending_ips=Count("pk", filter=pending & Q(want_external_ip=True)),
+    )
+    ips = ExternalIp.objects.filter(tenancy=tenancy).aggregate(
+        made=Count("pk", filter=made), pending=Count("pk", filter=Q(cloud_id=""))
+    )
+    vmade, vpending = Q(cloud_id__gt=""), Q(cloud_id="") & ~Q(status=dto.VolumeStatus.ERROR)
+    volumes = Volume.objects.filter(tenancy=tenancy).aggregate(
+        made=Count("pk", filter=vmade),
+        made_gb=Sum("size_gb", filter=vmade),
+        pending=Count("pk", filter=vpending),
+        pending_gb=Sum("size_gb", filter=vpending),
+    )
+    return RowsUse(
+        made={
+            "machines": machines["made"],
+            "firewalls": machines["made_firewalls"],
+            "cpus": machines["made_cpus"] or 0,
+            "ram_mb": machines["made_ram_mb"] or 0,
+            "external_ips": ips["made"],
+            "volumes": volumes["made"],
+            "volume_gb": volumes["made_gb"] or 0,
+        },
+        pending={
+            "machines": machines["pending"],
+            "firewalls": machines["leaving_shared"],  # new machines join the shared firewall
+            "cpus": machines["pending_cpus"] or 0,
+            "ram_mb": machines["pending_ram_mb"] or 0,
+            "external_ips": ips["pending"] + machines["pending_ips"],
+            "volumes": volumes["pending"],
+            "volume_gb": volumes["pending_gb"] or 0,
+        },
+    )

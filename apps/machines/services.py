@@ -1,8 +1,8 @@
 """Writes for machines, external IPs, volumes and machines' firewall rules.
 
 A request is checked here, before anything is stored: names, the image and
-size against the tenancy's catalogue, the SSH key against the user's keys,
-quotas against the cloud's figures plus what is already on its way. Then the
+size against the tenancy's cached catalogue, the SSH key against the user's keys,
+quotas against the cached limits and Atrium's rows (apps/catalogue/quotas.py): no cloud call. Then the
 row is recorded with its task ("building", "stopping"…) and a job does the
 work (apps/machines/jobs/). The state each action needs is checked here
 (409 otherwise) and again by the cloud when the job runs.
@@ -18,7 +18,7 @@ from django.db import transaction
 
 from apps.accounts.models import SshPublicKey, User
 from apps.catalogue.quotas import quota_check
-from apps.catalogue.selectors import capabilities_get, capability_require, catalogue_get
+from apps.catalogue.selectors import capabilities_get, capability_require, catalogue_cached
 from apps.clouds import dto
 from apps.clouds.base import firewall_rule_clean, machine_name_clean
 from apps.clouds.errors import BadInput, Unsupported
@@ -70,8 +70,9 @@ def machine_create(
     external_ip: bool = False,
     console: bool = True,
 ) -> Started[Machine]:
-    """Record a new machine ("building") and start the job that creates it."""
-    catalogue = catalogue_get(tenancy=tenancy, user=user)
+    """Record a new machine ("building") and start the job that creates it. Asks the cloud
+    nothing: the catalogue and quota limits as cached (`catalogue_cached`), Atrium's rows."""
+    catalogue = catalogue_cached(tenancy=tenancy, user=user)
     errors: dict[str, list[str]] = {}
     try:
         name = machine_name_clean(name)
@@ -106,7 +107,8 @@ def machine_create(
         tenancy=tenancy,
         wanted={
             "machines": 1,
-            "firewalls": int(catalogue.capabilities.firewall),
+            # New machines share one firewall (a security group) per tenancy: the first one makes it.
+            "firewalls": int(catalogue.capabilities.firewall and not catalogue.firewall),
             "cpus": size["cpus"],
             "ram_mb": size["ram_mb"],
             "external_ips": int(external_ip),
@@ -392,6 +394,21 @@ def _firewall_editable(machine: Machine) -> None:
         )
 
 
+def firewall_change_cost(machine: Machine) -> int:
+    """How many security groups the next change of the machine's rules takes: one for a machine
+    in the tenancy's shared firewall (the change gives it one of its own), unless a change on its
+    way has counted it already."""
+    if not machine.firewall_shared:
+        return 0
+    return 0 if machine.firewall_rules.exclude(task="").exists() else 1
+
+
+def _firewall_cost_check(machine: Machine, user: User) -> None:
+    cost = firewall_change_cost(machine)
+    if cost:
+        quota_check(user=user, tenancy=machine.tenancy, wanted={"firewalls": cost})
+
+
 class RuleAsked(TypedDict, total=False):
     """A firewall rule as asked for: only `protocol` is needed (a rule without ports lets every port
     in; without `remote_cidr`, from anywhere)."""
@@ -415,6 +432,7 @@ def firewall_rule_add(*, machine: Machine, user: User, **asked: Unpack[RuleAsked
     _capable(machine.tenancy, "firewall", "machine firewalls", user)
     machine = Machine.objects.select_for_update().select_related("tenancy").get(pk=machine.pk)
     _firewall_editable(machine)
+    _firewall_cost_check(machine, user)
     same = FirewallRule.objects.filter(
         machine=machine, protocol=kind.value, port_min=port_min, port_max=port_max, remote_cidr=cidr, fault=""
     )
@@ -446,7 +464,9 @@ def firewall_rule_remove(*, rule: FirewallRule, user: User) -> Job:
 
     def check(rule: FirewallRule) -> None:
         if rule.cloud_id:
-            _firewall_editable(Machine.objects.get(pk=rule.machine_id))
+            machine = Machine.objects.select_for_update().select_related("tenancy").get(pk=rule.machine_id)
+            _firewall_editable(machine)
+            _firewall_cost_check(machine, user)
 
     return row_act(
         rule,

@@ -20,7 +20,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import signed_in_user, ssh_key_list
 from apps.catalogue.capabilities import Capabilities
 from apps.catalogue.quotas import quotas_current
-from apps.catalogue.selectors import capabilities_get, catalogue_get
+from apps.catalogue.selectors import capabilities_get, catalogue_cached
 from apps.clouds import dto
 from apps.clouds.errors import BadInput, CloudError
 from apps.clouds.registry import driver_for_tenancy
@@ -178,7 +178,7 @@ def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[st
 @require_http_methods(["GET", "POST"])
 def machine_create(request: HttpRequest, tenancy_id: int) -> HttpResponse:
     user, tenancy = _in_tenancy(request, tenancy_id)
-    catalogue = catalogue_get(tenancy=tenancy, user=user)
+    catalogue = catalogue_cached(tenancy=tenancy, user=user)
     keys = ssh_key_list(user=user)
     form = MachineCreateForm(_posted(request), catalogue=catalogue, ssh_keys=keys, initial={"ssh_key": keys.first()})
 
@@ -208,7 +208,7 @@ def machine_create_quotas(request: HttpRequest, tenancy_id: int) -> HttpResponse
     user, tenancy = _in_tenancy(request, tenancy_id)
     form = MachineCreateForm(
         request.GET,
-        catalogue=catalogue_get(tenancy=tenancy, user=user),
+        catalogue=catalogue_cached(tenancy=tenancy, user=user),
         ssh_keys=ssh_key_list(user=user),
     )
     return render(request, "machines/create.html#quotas", {"tenancy": tenancy, **_quota_context(tenancy, form, user)})
@@ -250,18 +250,25 @@ def machine_detail_context(machine: Machine, user: User | None = None) -> dict[s
         "jobs": selectors.machine_jobs(machine=machine)[:20],
         "can_attach": bool(machine.cloud_id) and not machine.busy and machine.status in selectors.ATTACHABLE,
         "connect": connect_hint(machine),
-        **_firewall_context(machine, capabilities),
+        **_firewall_context(machine, capabilities, user),
     }
 
 
-def _firewall_context(machine: Machine, capabilities: Capabilities) -> dict[str, Any]:
+def _firewall_context(machine: Machine, capabilities: Capabilities, user: User | None) -> dict[str, Any]:
     """The firewall panel: shown where the cloud gives machines a firewall of their own and
-    Atrium made the machine; its rules in one query, however many there are."""
+    Atrium made the machine; its rules in one query, however many there are. For a machine in
+    the tenancy's shared firewall, what a change will cost in security groups (from Atrium's data)."""
     shown = capabilities.firewall and not machine.external
+    cost = None
+    if shown and machine.has_firewall and services.firewall_change_cost(machine):
+        quota = next((q for q in quotas_current(tenancy=machine.tenancy, user=user) if q.resource == "firewalls"), None)
+        if quota is not None:
+            cost = {"used": quota.used, "after": quota.used + 1, "limit": quota.limit}
     return {
         "firewall_shown": shown,
         "firewall_rules": list(machine.firewall_rules.all()) if shown else [],
         "firewall_form": FirewallRuleForm() if shown and machine.has_firewall is not False else None,
+        "firewall_cost": cost,
     }
 
 

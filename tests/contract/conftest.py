@@ -85,6 +85,21 @@ class CloudUnderTest:
         self.cleanups.append(lambda: self._delete_quietly(machine.id))
         return machine
 
+    def machine_made(self, user: Any, name: str) -> tuple[Any, Any]:
+        """A machine asked for through Atrium's services and its create job run as a worker runs it:
+        the row (refreshed) and the job. The server is deleted after the test."""
+        from apps.machines import services
+        from tests.unit.machines.test_services import run_latest
+
+        machine = services.machine_create(
+            tenancy=self.tenancy, user=user, name=name, image_id=self.image_id, size_id=self.size_id
+        ).row
+        job = run_latest(machine)
+        machine.refresh_from_db()
+        if machine.cloud_id:
+            self.cleanups.append(lambda: self._delete_quietly(machine.cloud_id))
+        return machine, job
+
     def _delete_quietly(self, machine_id: str) -> None:
         try:
             self.driver.machine_delete(machine_id=machine_id)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from django.test import Client
 
 from apps.accounts.services import api_token_create, ssh_key_add
+from apps.catalogue.services import catalogue_refresh
 from apps.machines.models import Machine
 from tests.contract.conftest import CloudUnderTest
 from tests.factories import UserFactory
@@ -91,10 +92,12 @@ def test_a_machine_through_the_api_from_request_to_deletion(cut: CloudUnderTest,
     # Over quota: the cloud's limit set to what is in use; the API refuses before storing anything.
     in_use = next(q for q in cut.driver.quotas() if q.resource == "machines").used
     cut.set_machine_quota(in_use)
+    catalogue_refresh(tenancy=tenancy)  # requests check the limits as last read: read them as the sync would
     over = error(post(client, url(tenancy, "machines/"), {**body, "name": "api-vm-2", "external_ip": False}), 409)
     assert "quota" in over["message"].lower()
     assert list(Machine.objects.filter(tenancy=tenancy).values_list("name", flat=True)) == ["api-vm"]
     cut.set_machine_quota(in_use + 10)
+    catalogue_refresh(tenancy=tenancy)
 
     address = detail["external_ip"]
     accepted(client.delete(machine_url))

@@ -35,13 +35,7 @@ def test_a_machine_from_request_to_deletion(cut: CloudUnderTest, scientist, sett
     assert cut.image_id in {i["id"] for i in catalogue.images}
     assert cut.size_id in {s["id"] for s in catalogue.sizes}
 
-    machine = services.machine_create(
-        tenancy=tenancy, user=scientist, name="flow-vm", image_id=cut.image_id, size_id=cut.size_id
-    ).row
-    job = run_latest(machine)
-    machine.refresh_from_db()
-    if machine.cloud_id:
-        cut.cleanups.append(lambda: cut._delete_quietly(machine.cloud_id))
+    machine, job = cut.machine_made(scientist, "flow-vm")
     assert job.state == Job.State.SUCCEEDED, job.error
     assert (machine.status, machine.task) == ("ACTIVE", "")
     assert machine.internal_ip

@@ -1,4 +1,5 @@
-"""The network family's contract: each machine's own firewall and external IPs."""
+"""The network family's contract: each machine's own firewall (the shared one until its rules change)
+and external IPs."""
 
 import pytest
 
@@ -60,6 +61,55 @@ def test_each_machine_has_a_firewall_of_its_own(cut: CloudUnderTest):
     cut.wait_gone(web.id)
     with pytest.raises(errors.NotFound):
         cut.driver.machine_firewall(machine_id=web.id)
+
+
+def test_machines_with_the_default_rules_share_one_security_group(cut: CloudUnderTest):
+    """Machines start in the project's shared firewall, so a project's machines fit the cloud's
+    security-group quota; the first change of one machine's rules gives it a group of its own."""
+    if not cut.driver.capabilities().firewall:
+        pytest.skip("this cloud offers no machine firewalls")
+
+    def groups_used() -> int:
+        return next(q.used for q in cut.driver.quotas() if q.resource == "firewalls")
+
+    shared = cut.driver.firewall_shared()
+    assert cut.driver.firewall_shared().id == shared.id  # one per project, made once
+    P = dto.FirewallProtocol
+    assert {(r.protocol, r.port_min, r.remote_cidr) for r in shared.rules} >= {
+        (P.TCP, 22, "0.0.0.0/0"),
+        (P.ICMP, None, "0.0.0.0/0"),
+    }
+    before = groups_used()
+    first = cut.driver.machine_create(
+        name="contract-share-1", image_id=cut.image_id, size_id=cut.size_id, firewall_id=shared.id
+    )
+    cut.cleanups.append(lambda: cut._delete_quietly(first.id))
+    second = cut.boot("contract-share-2")  # the driver finds the shared firewall itself
+    for machine in (first, second):
+        cut.wait_status(machine.id, S.ACTIVE)
+        assert cut.driver.machine_firewall_shared(machine_id=machine.id)
+    assert groups_used() == before  # two machines, no new security group
+    rules = {m.id: cut.driver.machine_firewall(machine_id=m.id) for m in (first, second)}
+    assert {r.key for r in rules[first.id]} == {r.key for r in rules[second.id]} == {r.key for r in shared.rules}
+    assert not {r.id for r in rules[first.id]} & {r.id for r in rules[second.id]}  # each machine its own ids
+    every = cut.driver.machine_firewalls(machine_ids=[first.id, second.id])
+    assert {r.id for r in every[first.id] or []} == {r.id for r in rules[first.id]}
+
+    # Closing SSH on the first machine gives it a group of its own; the second keeps the shared one.
+    ssh = next(r for r in rules[first.id] if r.protocol == P.TCP and r.port_min == 22)
+    cut.driver.machine_firewall_rule_remove(machine_id=first.id, rule_id=ssh.id)
+    assert not cut.driver.machine_firewall_shared(machine_id=first.id)
+    assert {r.key for r in cut.driver.machine_firewall(machine_id=first.id)} == {r.key for r in shared.rules} - {
+        ssh.key
+    }
+    assert cut.driver.machine_firewall_shared(machine_id=second.id)
+    assert {r.key for r in cut.driver.machine_firewall(machine_id=second.id)} == {r.key for r in shared.rules}
+    assert groups_used() == before + 1
+
+    cut.driver.machine_delete(machine_id=first.id)  # its own group goes with it
+    cut.wait_gone(first.id)
+    cut.wait_for("the machine's own security group released", lambda: groups_used() == before)
+    assert cut.driver.firewall_shared().id == shared.id  # the shared one stays
 
 
 def test_external_ip_allocate_attach_detach_release(cut: CloudUnderTest):

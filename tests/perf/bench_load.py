@@ -40,7 +40,9 @@ def test_lists_and_create_under_load(tmp_path: Path) -> None:
             "-c",
             "from apps.tenancies.models import Tenancy; from apps.clouds.local.services import local_quota_set; "
             f"t = Tenancy.objects.get(pk={tenancy['id']}); "
-            "local_quota_set(cloud=t.cloud, project_id=t.project_id, machines=100000, cpus=10**7, ram_mb=10**9)",
+            "local_quota_set(cloud=t.cloud, project_id=t.project_id, machines=100000, cpus=10**7, ram_mb=10**9); "
+            # Requests check the limits as last read: read them now, as the next sync would.
+            "from apps.catalogue.services import catalogue_refresh; catalogue_refresh(tenancy=t)",
             env=portal.env,
         )
         stats = tmp_path / "load"

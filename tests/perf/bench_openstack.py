@@ -237,7 +237,11 @@ class BenchProject:
         admin.compute.update_quota_set(
             project.id, instances=machines + 10, cores=2 * machines + 20, ram=1024 * (machines + 10)
         )
-        admin.network.update_quota(project.id, ports=2 * machines + 20)
+        # Machines with the default rules share one security group (apps/clouds/openstack/network.py);
+        # raised all the same, as the docs say, for machines whose rules change.
+        admin.network.update_quota(
+            project.id, ports=2 * machines + 20, security_groups=machines + 10, security_group_rules=10 * machines + 100
+        )
 
         options = {"region_name": entry.get("region_name"), "interface": entry.get("interface", "public")}
         auth_url = entry["auth"]["auth_url"]
@@ -523,7 +527,7 @@ def report_builds(bench: BenchProject, built: list[Built]) -> None:
     print(f"\nCreate → ACTIVE, per machine ({len(built)} POSTs one after another over {spread:.1f} s), seconds:")
     print(f"  {'':<58}{'p50':>9}{'p95':>9}{'max':>9}")
     steps = [
-        ("POST machines/ answered (202; reads quotas from the cloud)", each(lambda b: b.answered)),
+        ("POST machines/ answered (202; no cloud call)", each(lambda b: b.answered)),
         (
             "request → a worker starts the create job (POST + queue)",
             each(lambda b: seconds(b.job_started, b.requested)),

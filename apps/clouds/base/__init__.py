@@ -20,7 +20,14 @@ from __future__ import annotations
 from .compute import ComputeDriver, machine_name_clean
 from .core import Capabilities, DriverCore, Pause, require_aware
 from .kubernetes import KubernetesDriver
-from .network import FIREWALL_DEFAULT_RULES, NetworkDriver, firewall_rule_clean
+from .network import (
+    FIREWALL_DEFAULT_RULES,
+    NetworkDriver,
+    firewall_rule_clean,
+    in_shared_firewall,
+    shared_rule_id,
+    shared_rules,
+)
 from .reservations import ReservationsDriver
 from .storage import StorageDriver
 
@@ -36,8 +43,11 @@ __all__ = [
     "ReservationsDriver",
     "StorageDriver",
     "firewall_rule_clean",
+    "in_shared_firewall",
     "machine_name_clean",
     "require_aware",
+    "shared_rule_id",
+    "shared_rules",
 ]
 
 #: The families, in the order a driver composes them.

@@ -60,11 +60,14 @@ class ComputeDriver(DriverCore):
         user_data: str | None = None,
         metadata: Mapping[str, str] | None = None,
         lease_id: str | None = None,
+        firewall_id: str | None = None,
     ) -> dto.Machine:
         """Start building a machine; it is returned in BUILD (ACTIVE or ERROR later).
 
         An image, size, key pair or network the project cannot use is BadInput naming
-        the field (`image_id`...), on every cloud. The name is checked here, once; the
+        the field (`image_id`...), on every cloud. A driver that offers firewalls starts it in
+        the project's shared firewall (`firewall_id`, when the caller knows its id). The name
+        is checked here, once; the
         driver's `_machine_create` gets the request as a `dto.MachineSpec`."""
         spec = dto.MachineSpec(
             name=machine_name_clean(name),
@@ -75,6 +78,7 @@ class ComputeDriver(DriverCore):
             user_data=user_data,
             metadata=dict(metadata or {}),
             lease_id=lease_id,
+            firewall_id=firewall_id,
         )
         return self._machine_create(spec)
 

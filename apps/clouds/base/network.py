@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from .. import dto
@@ -16,6 +17,23 @@ FIREWALL_DEFAULT_RULES: tuple[tuple[dto.FirewallProtocol, int | None, int | None
     (dto.FirewallProtocol.TCP, 22, 22, "0.0.0.0/0"),
     (dto.FirewallProtocol.ICMP, None, None, "0.0.0.0/0"),
 )
+
+
+def shared_rule_id(machine_id: str, rule_id: str) -> str:
+    """The id a rule of the shared firewall has as one machine's rule: machines in the shared
+    firewall list its rules each under their own ids (one row per machine and rule in Atrium)."""
+    return f"{machine_id}/{rule_id}"
+
+
+def shared_rules(machine_id: str, shared: dto.SharedFirewall) -> list[dto.FirewallRule]:
+    """The shared firewall's rules as the rules of the machine `machine_id` in it (no cloud call)."""
+    return [replace(rule, id=shared_rule_id(machine_id, rule.id)) for rule in shared.rules]
+
+
+def in_shared_firewall(machine_id: str, rules: Sequence[dto.FirewallRule]) -> bool:
+    """Whether `rules`, as a driver lists a machine's, are those of the shared firewall (each
+    under a `shared_rule_id`), not of a group of the machine's own."""
+    return bool(rules) and all(rule.id.startswith(shared_rule_id(machine_id, "")) for rule in rules)
 
 
 def firewall_rule_clean(
@@ -65,13 +83,25 @@ class NetworkDriver(DriverCore):
         """The project's network for new machines (made, with a router, if it has none)."""
 
     # A machine's own firewall ------------------------------------------------------------
-    # Drivers that offer it give every machine they create a firewall of its own
-    # (FIREWALL_DEFAULT_RULES to start with) and remove it with the machine.
+    # Drivers that offer it start every machine they create in the project's shared firewall
+    # (one security group with FIREWALL_DEFAULT_RULES, `firewall_shared`), so a project's
+    # machines fit the cloud's security-group quota. To the caller each machine still has a
+    # firewall of its own: it lists the shared rules under ids of its own (`shared_rule_id`),
+    # and the first change of its rules (adding or removing one) gives it a group of its own
+    # with the same rules plus the change (one more security group against the quota; removed
+    # with the machine). Rule ids change then: read the machine's firewall again.
 
     optional_operations: ClassVar[dict[str, str]] = {
         **unsupported_as(
             "machine firewalls",
-            ("machine_firewall", "machine_firewalls", "_machine_firewall_rule_add", "machine_firewall_rule_remove"),
+            (
+                "firewall_shared",
+                "machine_firewall",
+                "machine_firewalls",
+                "machine_firewall_shared",
+                "_machine_firewall_rule_add",
+                "machine_firewall_rule_remove",
+            ),
         ),
         **unsupported_as(
             "external IPs",
@@ -80,6 +110,12 @@ class NetworkDriver(DriverCore):
     }
 
     if TYPE_CHECKING:
+
+        def firewall_shared(self) -> dto.SharedFirewall:
+            """The project's shared firewall, made (with FIREWALL_DEFAULT_RULES) if it has none."""
+
+        def machine_firewall_shared(self, *, machine_id: str) -> bool:
+            """Whether the machine is in the shared firewall (its rules are still the defaults)."""
 
         def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
             """The machine's inbound rules; InvalidOperation for a machine made outside Atrium."""

@@ -31,6 +31,7 @@ QUOTA_LABELS = {
     "external_ips": "external IPs",
     "volumes": "volumes",
     "volume_gb": "volume storage",
+    "firewalls": "machine firewalls",
 }
 
 
@@ -121,6 +122,9 @@ class LocalBase(CloudDriver):
             "external_ips": self._project_rows(LocalExternalIp).count(),
             "volumes": len(volumes),
             "volume_gb": sum(v.size_gb for v in volumes),
+            # Like Neutron's security groups: the shared firewall (always there, as Neutron's
+            # `default` group is) and each machine's own.
+            "firewalls": 1 + sum(not m.firewall_shared for m in machines),
         }
 
     def _check_quota(self, **wanted: int) -> None:

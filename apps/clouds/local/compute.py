@@ -13,12 +13,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import dto
-from ..base import FIREWALL_DEFAULT_RULES, Pause
+from ..base import Pause
 from ..errors import BadInput, InvalidOperation, NotFound, QuotaExceeded
 from ..models import (
     LocalAllocation,
     LocalFault,
-    LocalFirewallRule,
     LocalHost,
     LocalImage,
     LocalKeyPair,
@@ -33,7 +32,7 @@ from .base import QUOTA_LABELS, LocalBase, operation, units
 from .capacity import host_free_now
 from .convert import console_log_text, image_dto, lease_status, machine_dto, size_dto
 from .faults import fault_take
-from .network import next_address, used_internal
+from .network import SHARED_FIREWALL, next_address, used_internal
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 S = dto.MachineStatus
@@ -115,6 +114,10 @@ class LocalCompute(LocalBase):
             raise BadInput(
                 f"There is no key pair {spec.key_name!r} in this project.", fields={"key_name": ["Unknown."]}
             )
+        if spec.firewall_id not in (None, SHARED_FIREWALL):
+            raise BadInput(
+                f"There is no firewall {spec.firewall_id} in this project.", fields={"firewall_id": ["Unknown."]}
+            )
         if spec.network_id:
             network = LocalNetwork.objects.filter(
                 cloud_id=self.cloud_id, project_id=self.project_id, uid=spec.network_id, external=False
@@ -158,10 +161,7 @@ class LocalCompute(LocalBase):
                 key_name=spec.key_name or "",
                 user_data=spec.user_data or "",
                 metadata=dict(spec.metadata),
-            )
-            LocalFirewallRule.objects.bulk_create(
-                LocalFirewallRule(machine=machine, protocol=p, port_min=lo, port_max=hi, remote_cidr=cidr)
-                for p, lo, hi, cidr in FIREWALL_DEFAULT_RULES
+                firewall_shared=True,  # in the project's shared firewall until its rules change
             )
         return machine_dto(machine)
 

@@ -1,5 +1,6 @@
 """The local cloud's network family: the project's network, external IPs taken from
-the external network, and each machine's own firewall."""
+the external network, and each machine's own firewall (the project's shared one, with
+the default rules, until the machine's rules change)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from .. import dto
+from ..base import FIREWALL_DEFAULT_RULES, shared_rules
 from ..errors import InvalidOperation, NotFound
 from ..models import LocalExternalIp, LocalFirewallRule, LocalMachine, LocalNetwork
 from .base import LocalBase, operation
 from .convert import firewall_rule_dto, ip_dto, network_dto
 
 S = dto.MachineStatus
+
+#: The id of a project's shared firewall on the local cloud (one per project, always there).
+SHARED_FIREWALL = "shared"
+SHARED = dto.SharedFirewall(
+    id=SHARED_FIREWALL,
+    rules=tuple(
+        dto.FirewallRule(id=f"shared-{index}", protocol=protocol, port_min=low, port_max=high, remote_cidr=cidr)
+        for index, (protocol, low, high, cidr) in enumerate(FIREWALL_DEFAULT_RULES)
+    ),
+)
 
 
 class LocalNetworks(LocalBase):
@@ -30,25 +42,59 @@ class LocalNetworks(LocalBase):
     def tenant_network(self) -> dto.Network:
         return network_dto(self._tenant_network())
 
-    # A machine's own firewall -------------------------------------------------------------
+    # A machine's own firewall: the project's shared one until its rules change ---------------
+
+    @operation
+    def firewall_shared(self) -> dto.SharedFirewall:
+        return SHARED
+
+    @operation
+    def machine_firewall_shared(self, *, machine_id: str) -> bool:
+        return self._machine(machine_id).firewall_shared
+
+    @staticmethod
+    def _rules(machine: LocalMachine) -> list[dto.FirewallRule]:
+        if machine.firewall_shared:
+            return shared_rules(machine.uid, SHARED)
+        return [firewall_rule_dto(rule) for rule in machine.firewall_rules.all()]
 
     @operation
     def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
-        return [firewall_rule_dto(rule) for rule in self._machine(machine_id).firewall_rules.all()]
+        return self._rules(self._machine(machine_id))
 
     @operation
     def machine_firewalls(self, *, machine_ids: Sequence[str]) -> dict[str, list[dto.FirewallRule] | None]:
-        found: dict[str, list[dto.FirewallRule]] = {
-            uid: [] for uid in self._machines().filter(uid__in=machine_ids).values_list("uid", flat=True)
-        }
-        for rule in LocalFirewallRule.objects.filter(machine__uid__in=found).select_related("machine"):
-            found[rule.machine.uid].append(firewall_rule_dto(rule))
-        return dict(found)
+        machines = self._machines().filter(uid__in=machine_ids).prefetch_related("firewall_rules")
+        return {machine.uid: self._rules(machine) for machine in machines}
+
+    def _firewall_own(self, machine: LocalMachine, *, leave_out: str | None = None) -> None:
+        """Give the machine (locked, in the shared firewall) a firewall of its own with copies of
+        the shared rules (but `leave_out`, one of its ids for them), under new ids as on OpenStack;
+        one more security group against the quota."""
+        self._check_quota(firewalls=1)
+        LocalFirewallRule.objects.bulk_create(
+            LocalFirewallRule(
+                machine=machine,
+                protocol=rule.protocol.value,
+                port_min=rule.port_min,
+                port_max=rule.port_max,
+                remote_cidr=rule.remote_cidr,
+            )
+            for rule in shared_rules(machine.uid, SHARED)
+            if rule.id != leave_out
+        )
+        machine.firewall_shared = False
+        machine.save(update_fields=["firewall_shared"])
 
     @operation
     def _machine_firewall_rule_add(self, *, machine_id: str, rule: dto.FirewallRuleSpec) -> dto.FirewallRule:
         with transaction.atomic():
             machine = self._machine(machine_id, lock=True)
+            wanted = (rule.protocol.value, rule.port_min, rule.port_max, rule.remote_cidr)
+            if machine.firewall_shared:
+                if any(r.key == wanted for r in SHARED.rules):
+                    raise InvalidOperation(f"The machine {machine.name} already lets that in.")
+                self._firewall_own(machine)
             row, made = LocalFirewallRule.objects.get_or_create(
                 machine=machine,
                 protocol=rule.protocol,
@@ -62,7 +108,14 @@ class LocalNetworks(LocalBase):
 
     @operation
     def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:
-        deleted, _ = LocalFirewallRule.objects.filter(machine=self._machine(machine_id), uid=rule_id).delete()
+        with transaction.atomic():
+            machine = self._machine(machine_id, lock=True)
+            if machine.firewall_shared:
+                if rule_id not in {r.id for r in shared_rules(machine.uid, SHARED)}:
+                    raise NotFound(f"The machine has no firewall rule {rule_id}.")
+                self._firewall_own(machine, leave_out=rule_id)
+                return
+            deleted, _ = LocalFirewallRule.objects.filter(machine=machine, uid=rule_id).delete()
         if not deleted:
             raise NotFound(f"The machine has no firewall rule {rule_id}.")
 

@@ -41,8 +41,8 @@ def local_faults_clear(*, cloud: Model) -> int:
 
 
 def local_quota_set(*, cloud: Model, project_id: str, **limits: int) -> LocalQuota:
-    """Set some of a project's limits (machines, cpus, ram_mb, external_ips, volumes, volume_gb)."""
-    unknown = set(limits) - {"machines", "cpus", "ram_mb", "external_ips", "volumes", "volume_gb"}
+    """Set some of a project's limits (machines, cpus, ram_mb, external_ips, volumes, volume_gb, firewalls)."""
+    unknown = set(limits) - {"machines", "cpus", "ram_mb", "external_ips", "volumes", "volume_gb", "firewalls"}
     if unknown:
         raise BadInput(f"Unknown quota {', '.join(sorted(unknown))}.")
     quota, _ = LocalQuota.objects.update_or_create(cloud_id=cloud.pk, project_id=project_id, defaults=limits)

@@ -4,8 +4,6 @@ their consoles and key pairs."""
 from __future__ import annotations
 
 import base64
-import contextlib
-import functools
 import time
 from typing import Any
 
@@ -15,8 +13,12 @@ from ..errors import BadInput, InvalidOperation
 from . import sdk
 from .base import OpenStackBase
 from .convert import image_dto, keypair_dto, machine_dto, quota_dto, size_dto
-from .network import FIREWALL_METADATA, firewall_create, firewall_release
+from .network import FIREWALL_METADATA, FIREWALL_SHARED_METADATA, firewall_release
 from .sdk import translate_errors
+
+#: How long a process keeps a project's flavor names (flavors seldom change; a new one is read at once).
+FLAVOR_IDS_SECONDS = 600.0
+_FLAVOR_IDS: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
 
 
 class OpenStackCompute(OpenStackBase):
@@ -65,15 +67,23 @@ class OpenStackCompute(OpenStackBase):
 
     # Machines -------------------------------------------------------------------------
 
-    @functools.cached_property
-    def _flavor_ids(self) -> dict[str, str]:
-        """Flavor name to id: servers at compute microversion 2.47+ name their flavor only."""
-        return {flavor.name: flavor.id for flavor in self._conn.compute.flavors(details=False)}
+    def _flavor_id(self, name: str) -> str | None:
+        """A flavor's id from its name: servers at compute microversion 2.47+ name their flavor
+        only. The names are listed once per process and project for FLAVOR_IDS_SECONDS (a job's
+        looks at a building server need no flavor call), and again for a name not seen, at most
+        once a minute."""
+        key = (self.target.endpoint, self._project)
+        read_at, ids = _FLAVOR_IDS.get(key, (0.0, {}))
+        age = time.monotonic() - read_at
+        if age > FLAVOR_IDS_SECONDS or (name not in ids and age > 60):
+            ids = {flavor.name: flavor.id for flavor in self._conn.compute.flavors(details=False)}
+            _FLAVOR_IDS[key] = (time.monotonic(), ids)
+        return ids.get(name)
 
     def _machine(self, server: Any) -> dto.Machine:
         flavor = server.flavor or {}
         name = flavor.get("original_name") or flavor.get("name")
-        size_id = self._flavor_ids.get(name) if name else None  # 2.47+: the SDK puts the name in `id`
+        size_id = self._flavor_id(name) if name else None  # 2.47+: the SDK puts the name in `id`
         size_id = size_id or str(flavor.get("id") or "")
         return machine_dto(server, size_id)
 
@@ -103,26 +113,34 @@ class OpenStackCompute(OpenStackBase):
                 raise InvalidOperation(f"The lease {lease.name} is not active now, so nothing can start in it.")
             attrs.update(self._into_reservation(lease, spec.size_id))
         metadata = dict(spec.metadata)
-        group = firewall_create(self._conn, spec.name) if self.capabilities().firewall else None
-        if group is not None:
-            # Its own group for what may come in, and the project's default group so the
-            # tenancy's machines still reach each other.
-            attrs["security_groups"] = [{"name": group.id}, {"name": "default"}]
-            metadata[FIREWALL_METADATA] = group.id
+        if self.capabilities().firewall:
+            # The project's shared firewall (until its rules change: OpenStackNetwork), and the
+            # project's default group so the tenancy's machines still reach each other.
+            group_id = spec.firewall_id or self.firewall_shared().id
+            attrs["security_groups"] = [{"name": group_id}, {"name": "default"}]
+            metadata[FIREWALL_METADATA] = group_id
+            metadata[FIREWALL_SHARED_METADATA] = "true"
         if metadata:
             attrs["metadata"] = metadata
         try:
             server = self._conn.compute.create_server(**attrs)
         except Exception as exc:
-            if group is not None:
-                with contextlib.suppress(*sdk.CLIENT_ERRORS):
-                    self._conn.network.delete_security_group(group)
             if _unknown_image(exc):  # as every driver says it (the contract suite checks)
                 raise BadInput(
                     f"There is no image {spec.image_id} on this cloud.", fields={"image_id": ["Unknown image."]}
                 ) from exc
             raise
-        return self.machine_get(machine_id=server.id)
+        # Nova answers a create with the server's id only; what else there is to know, the request
+        # says (no GET: the caller's first look at the building server comes soon enough).
+        return dto.Machine(
+            id=server.id,
+            name=spec.name,
+            status=dto.MachineStatus.BUILD,
+            image_id=spec.image_id,
+            size_id=spec.size_id,
+            key_name=spec.key_name,
+            metadata=metadata,
+        )
 
     def _into_reservation(self, lease: dto.Lease, size_id: str) -> dict[str, Any]:
         """What boots a server into the lease: Blazar's scheduler hint for reserved hosts; for
@@ -175,7 +193,7 @@ class OpenStackCompute(OpenStackBase):
         server = self._conn.compute.get_server(machine_id)
         self._conn.compute.delete_server(server, ignore_missing=False)
         group_id = (server.metadata or {}).get(FIREWALL_METADATA)
-        if group_id:
+        if group_id and (server.metadata or {}).get(FIREWALL_SHARED_METADATA) != "true":  # its own, not the shared
             firewall_release(self._conn, self._project, server.id, group_id, pause=pause)
 
     @translate_errors

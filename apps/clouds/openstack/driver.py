@@ -12,6 +12,16 @@ project without one; default `atrium-internal`) and `network_cidr`; the
 credentials are `Cloud.credentials` with the tenancy's own `Tenancy.credentials`
 merged over them (normally the project's application credential).
 
+A plain machine create (no key pair, no lease, no external IP) is one call,
+`POST servers`, when the caller passes the network and shared firewall it keeps
+(`network_id`, `firewall_id`; Atrium's create job does, from the catalogue): no
+network, subnet, security-group or flavor call and no GET of the new server
+(`OpenStackCompute._machine_create`). Its caller then looks at the server
+(`GET servers/{id}`) until it is built. Without those ids the driver finds the
+project's network (two calls, or makes it) and shared security group (two
+calls, or makes it: a group and its two rules). Counted with the rig in
+tests/contract/test_create_calls.py.
+
 Per-user federation: with `options["auth"] = "federated"` (and `identity_provider`,
 `protocol` (default `openid`): the names of Keystone's OS-FEDERATION identity
 provider and protocol), the driver stores and uses no credential of its own. It

@@ -1,5 +1,6 @@
 """The OpenStack network family (Neutron): the project's network, made on first use;
-external IPs (floating IPs); and each machine's own firewall, a security group per machine."""
+external IPs (floating IPs); and each machine's own firewall: the project's shared security
+group (the default rules) until its rules first change, then a security group of its own."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import dto
-from ..base import FIREWALL_DEFAULT_RULES, Pause
+from ..base import FIREWALL_DEFAULT_RULES, Pause, shared_rules
 from ..errors import InvalidOperation, NotFound
 from . import sdk
 from .base import OpenStackBase
@@ -19,8 +20,12 @@ from .sdk import translate_errors
 
 #: Marks the security groups that are one machine's own firewall (Atrium made them; it removes them).
 FIREWALL_MARK = "Atrium: one machine's own firewall, removed with it."
-#: The server metadata key naming the machine's own security group.
+#: Marks the security group a project's machines share while their rules are the defaults.
+FIREWALL_SHARED_MARK = "Atrium: the firewall a project's machines share while their rules are the defaults."
+#: The server metadata key naming the machine's firewall's security group ...
 FIREWALL_METADATA = "atrium_firewall"
+#: ... and the one saying whether that is the shared group ("true") or the machine's own.
+FIREWALL_SHARED_METADATA = "atrium_firewall_shared"
 #: How long deleting a machine waits for Nova to let go of its firewall before leaving it to a later sweep.
 FIREWALL_RELEASE_SECONDS = 60.0
 #: A firewall no port uses is swept only when older than this (younger ones may be a boot in progress).
@@ -81,32 +86,64 @@ class OpenStackNetwork(OpenStackBase):
             return network
         raise InvalidOperation("The cloud has no external network to reach the internet through.")
 
-    # A machine's own firewall: one security group per machine ---------------------------
+    # A machine's own firewall: the project's shared security group until its rules change -----
 
-    def _firewall_of(self, machine_id: str) -> str:
+    def _shared_group(self) -> Any | None:
+        for group in self._conn.network.security_groups(project_id=self._project, description=FIREWALL_SHARED_MARK):
+            return group
+        return None
+
+    @translate_errors
+    def firewall_shared(self) -> dto.SharedFirewall:
+        """Two calls when it exists (the group, its rules); made once per project. Callers keep it."""
+        group = self._shared_group()
+        if group is None:
+            with self.target.lock():  # first creates of a project race to make it: one does
+                group = self._shared_group() or firewall_create(
+                    self._conn, "atrium-default", description=FIREWALL_SHARED_MARK
+                )
+        return dto.SharedFirewall(id=group.id, rules=tuple(self._firewall_rules(group.id)))
+
+    def _firewall_of(self, machine_id: str) -> tuple[Any, str, bool]:
+        """The server, its firewall's security group, and whether that is the shared one."""
         server = self._conn.compute.get_server(machine_id)
-        group_id = (server.metadata or {}).get(FIREWALL_METADATA)
+        metadata = server.metadata or {}
+        group_id = metadata.get(FIREWALL_METADATA)
         if not group_id:
             raise InvalidOperation(
                 f"The machine {server.name} was not made by Atrium, so it has no firewall of its own here; "
                 "its security groups are managed in OpenStack."
             )
-        return str(group_id)
+        return server, str(group_id), metadata.get(FIREWALL_SHARED_METADATA) == "true"
 
     def _firewall_rules(self, group_id: str) -> list[dto.FirewallRule]:
         rules = self._conn.network.security_group_rules(security_group_id=group_id, direction="ingress")
         return [firewall_rule_dto(rule) for rule in rules]
 
+    def _machine_rules(self, server_id: str, group_id: str, shared: bool) -> list[dto.FirewallRule]:
+        rules = self._firewall_rules(group_id)
+        return shared_rules(server_id, dto.SharedFirewall(id=group_id, rules=tuple(rules))) if shared else rules
+
     @translate_errors
     def machine_firewall(self, *, machine_id: str) -> list[dto.FirewallRule]:
-        return self._firewall_rules(self._firewall_of(machine_id))
+        server, group_id, shared = self._firewall_of(machine_id)
+        return self._machine_rules(server.id, group_id, shared)
+
+    @translate_errors
+    def machine_firewall_shared(self, *, machine_id: str) -> bool:
+        return self._firewall_of(machine_id)[2]
 
     @translate_errors
     def machine_firewalls(self, *, machine_ids: Sequence[str]) -> dict[str, list[dto.FirewallRule] | None]:
         # Three calls whatever the number of machines: Atrium's groups, their rules, and the
         # ports that say which server is in which group.
         net = self._conn.network
-        groups = {g.id for g in net.security_groups(project_id=self._project, description=FIREWALL_MARK)}
+        marks = {FIREWALL_MARK, FIREWALL_SHARED_MARK}
+        groups = {
+            g.id: g.description == FIREWALL_SHARED_MARK
+            for g in net.security_groups(project_id=self._project)
+            if g.description in marks
+        }
         rules: dict[str, list[dto.FirewallRule]] = {group: [] for group in groups}
         for rule in net.security_group_rules(project_id=self._project, direction="ingress"):
             if rule.security_group_id in rules:
@@ -114,27 +151,60 @@ class OpenStackNetwork(OpenStackBase):
         wanted = set(machine_ids)
         found: dict[str, list[dto.FirewallRule] | None] = {}
         for port in net.ports(project_id=self._project):
-            if port.device_id not in wanted or not str(port.device_owner or "").startswith("compute:"):
+            server_id = port.device_id
+            if server_id not in wanted or not str(port.device_owner or "").startswith("compute:"):
                 continue
-            own = [group for group in port.security_group_ids or [] if group in rules]
-            if own:
-                found[port.device_id] = rules[own[0]]
+            atriums = [group for group in port.security_group_ids or [] if group in rules]
+            own = [group for group in atriums if not groups[group]]  # one of its own wins over the shared
+            if own or atriums:
+                group = (own or atriums)[0]
+                shared = dto.SharedFirewall(id=group, rules=tuple(rules[group]))
+                found[server_id] = shared_rules(server_id, shared) if groups[group] else rules[group]
             else:
-                found.setdefault(port.device_id, None)
+                found.setdefault(server_id, None)
         return found
+
+    def _firewall_own(self, server: Any, shared_id: str, *, leave_out: str | None = None) -> str:
+        """Give a machine in the shared firewall a security group of its own with the shared rules
+        (but `leave_out`, a shared rule's id) and move it there: the group, its rules, two server
+        actions and a metadata update. Its rules' ids change."""
+        copies = [rule for rule in self._firewall_rules(shared_id) if rule.id != leave_out]
+        group = firewall_create(
+            self._conn,
+            f"atrium-{server.name}",
+            rules=[(rule.protocol, rule.port_min, rule.port_max, rule.remote_cidr) for rule in copies],
+        )
+        compute = self._conn.compute
+        try:
+            compute.add_security_group_to_server(server, group.id)
+        except Exception:
+            with contextlib.suppress(*sdk.CLIENT_ERRORS):
+                self._conn.network.delete_security_group(group)
+            raise
+        compute.remove_security_group_from_server(server, shared_id)
+        compute.set_server_metadata(server, **{FIREWALL_METADATA: group.id, FIREWALL_SHARED_METADATA: "false"})
+        return str(group.id)
 
     @translate_errors
     def _machine_firewall_rule_add(self, *, machine_id: str, rule: dto.FirewallRuleSpec) -> dto.FirewallRule:
-        group_id = self._firewall_of(machine_id)
+        server, group_id, shared = self._firewall_of(machine_id)
         wanted = (rule.protocol.value, rule.port_min, rule.port_max, rule.remote_cidr)
         if any(r.key == wanted for r in self._firewall_rules(group_id)):
             raise InvalidOperation("The machine's firewall already lets that in.")
+        if shared:
+            group_id = self._firewall_own(server, group_id)
         made = firewall_rule_create(self._conn, group_id, rule.protocol, rule.port_min, rule.port_max, rule.remote_cidr)
         return firewall_rule_dto(made)
 
     @translate_errors
     def machine_firewall_rule_remove(self, *, machine_id: str, rule_id: str) -> None:
-        group_id = self._firewall_of(machine_id)
+        server, group_id, shared = self._firewall_of(machine_id)
+        if shared:
+            owner, _, shared_rule = rule_id.partition("/")
+            if owner != server.id or shared_rule not in {r.id for r in self._firewall_rules(group_id)}:
+                raise NotFound(f"The machine has no firewall rule {rule_id}.")
+            self._firewall_own(server, group_id, leave_out=shared_rule)
+            return
         rule = self._conn.network.get_security_group_rule(rule_id)
         if rule.security_group_id != group_id or rule.direction != "ingress":
             raise NotFound(f"The machine has no firewall rule {rule_id}.")
@@ -183,12 +253,19 @@ class OpenStackNetwork(OpenStackBase):
 # The firewall's life outside its operations: made with the machine, released after it -----
 
 
-def firewall_create(conn: sdk.Connection, machine_name: str) -> Any:
-    """A new machine's own security group, with FIREWALL_DEFAULT_RULES."""
+def firewall_create(
+    conn: sdk.Connection,
+    name: str,
+    *,
+    description: str = FIREWALL_MARK,
+    rules: Sequence[tuple[dto.FirewallProtocol, int | None, int | None, str]] = FIREWALL_DEFAULT_RULES,
+) -> Any:
+    """A security group made by Atrium (a machine's own, by default; `description` marks which
+    kind), with `rules`."""
     net = conn.network
-    group = net.create_security_group(name=f"atrium-{machine_name}"[:255], description=FIREWALL_MARK)
+    group = net.create_security_group(name=name[:255], description=description)
     try:
-        for protocol, port_min, port_max, cidr in FIREWALL_DEFAULT_RULES:
+        for protocol, port_min, port_max, cidr in rules:
             firewall_rule_create(conn, group.id, protocol, port_min, port_max, cidr)
     except Exception:
         with contextlib.suppress(*sdk.CLIENT_ERRORS):

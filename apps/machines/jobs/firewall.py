@@ -8,8 +8,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from apps.catalogue.selectors import firewall_shared_cached
 from apps.clouds import dto
-from apps.clouds.base import CloudDriver
+from apps.clouds.base import CloudDriver, in_shared_firewall, shared_rules
 from apps.clouds.errors import CloudError, InvalidOperation, NotFound
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.resources.jobs import clearing_task, job_target, reconcile, settle_change, settle_create
@@ -24,17 +25,22 @@ settle_rule_create = partial(settle_create, unmade=lambda job, rule: settle_chan
 
 
 def firewall_read(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
-    """Store the new machine's first rules (the cloud's defaults: SSH and ping). A failure
-    to read them does not fail the build: the next sync reads them."""
-    try:
-        seen = driver.machine_firewall(machine_id=machine.cloud_id)
-    except InvalidOperation as exc:
-        ctx.log(exc.message)
-        firewall_store(ctx, machine, None, rows=[], busy=set(), adopted_external=False)
-        return
-    except CloudError as exc:
-        ctx.log(f"Could not read the firewall of {machine.name} ({exc.message}); the next sync will.")
-        return
+    """Store the new machine's first rules (the cloud's defaults: SSH and ping): those of the
+    tenancy's shared firewall as the catalogue keeps them (no cloud call), else as the cloud says.
+    A failure to read them does not fail the build: the next sync reads them."""
+    shared = firewall_shared_cached(tenancy=machine.tenancy) if machine.firewall_shared else None
+    if shared is not None:
+        seen = shared_rules(machine.cloud_id, shared)
+    else:
+        try:
+            seen = driver.machine_firewall(machine_id=machine.cloud_id)
+        except InvalidOperation as exc:
+            ctx.log(exc.message)
+            firewall_store(ctx, machine, None, rows=[], busy=set(), adopted_external=False)
+            return
+        except CloudError as exc:
+            ctx.log(f"Could not read the firewall of {machine.name} ({exc.message}); the next sync will.")
+            return
     firewall_store(ctx, machine, seen, rows=list(machine.firewall_rules.all()), busy=set(), adopted_external=False)
     ctx.log(f"{machine.name} lets in: " + "; ".join(r.description for r in machine.firewall_rules.all()) + ".")
 
@@ -53,9 +59,12 @@ def firewall_store(
     the sync: added outside Atrium); rows of rules the cloud no longer has are dropped. Rows a job
     holds (`busy`) and rows the cloud refused (with a fault) are left alone. Writes only what changed."""
     has_firewall = seen is not None
-    if machine.has_firewall is not has_firewall:
-        machine.has_firewall = has_firewall
-        machine.save(update_fields=["has_firewall", "updated_at"])
+    shared = in_shared_firewall(machine.cloud_id, seen or [])
+    if seen:
+        _rekey(rows, seen, busy)
+    if (machine.has_firewall, machine.firewall_shared) != (has_firewall, shared):
+        machine.has_firewall, machine.firewall_shared = has_firewall, shared
+        machine.save(update_fields=["has_firewall", "firewall_shared", "updated_at"])
         changed(machine)
     # Rows whose add job ended before it stored what the cloud made: matched by what they let in.
     waiting = [row for row in rows if not row.cloud_id and not row.fault and row.pk not in busy]
@@ -102,6 +111,33 @@ def firewall_store(
             changed(row)
 
 
+def _rekey(rows: list[FirewallRule], seen: list[dto.FirewallRule], busy: set[int]) -> None:
+    """Rows whose rule the cloud now lists under another id (a machine that left the shared firewall
+    has copies of its rules in its own group) take the new id: the same rule, not one gone and one
+    added outside Atrium."""
+    ids = {rule.id for rule in seen}
+    taken = {row.cloud_id for row in rows}
+    by_key = {rule.key: rule.id for rule in seen if rule.id not in taken}
+    for row in rows:
+        if row.cloud_id and row.cloud_id not in ids and row.pk not in busy and row.key in by_key:
+            row.cloud_id = by_key.pop(row.key)
+            row.save(update_fields=["cloud_id", "updated_at"])
+
+
+def firewall_left_shared(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
+    """After the first change of a machine's rules: it has a security group of its own now, and
+    its rules new ids on some clouds (read again; the next sync does if this read fails)."""
+    machine.firewall_shared = False
+    machine.save(update_fields=["firewall_shared", "updated_at"])
+    ctx.log(f"{machine.name} has a firewall of its own now (it shared the tenancy's default one).")
+    try:
+        seen = driver.machine_firewall(machine_id=machine.cloud_id)
+    except CloudError as exc:
+        ctx.log(f"Could not read the firewall of {machine.name} ({exc.message}); the next sync will.")
+        return
+    firewall_store(ctx, machine, seen, rows=list(machine.firewall_rules.all()), busy=set(), adopted_external=False)
+
+
 def _rule_target(ctx: JobContext) -> tuple[FirewallRule, Machine, CloudDriver]:
     rule = job_target(ctx, FirewallRule)
     machine = Machine.objects.get(pk=rule.machine_id)
@@ -116,6 +152,7 @@ def firewall_add_job(ctx: JobContext) -> dict[str, Any]:
         rule.fault = ""
         task_set(rule, "adding")
     with clearing_task(rule), ctx.stage("Add the rule"):
+        added = True  # to the machine's firewall (so, on a machine in the shared one, to a group of its own)
         if rule.cloud_id:
             ctx.log("The cloud has the rule already.")
         else:
@@ -133,7 +170,7 @@ def firewall_add_job(ctx: JobContext) -> dict[str, Any]:
                 if found is None:
                     _rule_refused(rule, exc)
                     raise
-                seen = found
+                seen, added = found, False
                 ctx.log("The cloud had that rule already.")
             except CloudError as exc:
                 _rule_refused(rule, exc)
@@ -145,6 +182,8 @@ def firewall_add_job(ctx: JobContext) -> dict[str, Any]:
                 rule.save(update_fields=["cloud_id", "observed_at", "updated_at"])
                 changed(rule)
             ctx.log(f"{machine.name} now lets in {rule.description}.")
+        if machine.firewall_shared and added:
+            firewall_left_shared(ctx, driver, machine)
     return {"machine": machine.pk, "rule": rule.cloud_id, "description": rule.description}
 
 
@@ -178,4 +217,6 @@ def firewall_remove_job(ctx: JobContext) -> dict[str, Any]:
         else:
             ctx.log("The cloud never had this rule.")
         row_delete(rule)
+        if machine.firewall_shared and rule.cloud_id:
+            firewall_left_shared(ctx, driver, machine)
     return {"machine": machine.pk, "removed": description}

@@ -18,9 +18,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.models import SshPublicKey
+from apps.catalogue.selectors import firewall_shared_cached, network_cached
+from apps.catalogue.services import catalogue_firewall_set, catalogue_network_set
 from apps.clouds import dto
 from apps.clouds.base import CloudDriver
-from apps.clouds.errors import CloudError, InvalidOperation, NotFound
+from apps.clouds.errors import BadInput, CloudError, InvalidOperation, NotFound
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.resources.jobs import (
     clearing_task,
@@ -61,6 +63,47 @@ def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: 
 
     seen = wait(ctx, what, poll, lambda m: not m.status.is_transitional, **waiting)
     machine_observe(machine=machine, seen=seen)
+    return seen
+
+
+def _server_create(driver: CloudDriver, machine: Machine, key_name: str | None) -> dto.Machine:
+    """Ask the cloud for the server (one call on OpenStack), on the project's network and in its
+    shared firewall as the catalogue keeps them. They are found (or made) on the cloud, and kept,
+    only when the catalogue has none yet, or the cloud no longer has the ones it names."""
+    tenancy = machine.tenancy
+    firewall = driver.capabilities().firewall
+
+    def create(network_id: str, firewall_id: str | None) -> dto.Machine:
+        return driver.machine_create(
+            name=machine.name,
+            image_id=machine.image_id,
+            size_id=machine.size_id,
+            network_id=network_id,
+            firewall_id=firewall_id,
+            key_name=key_name,
+            metadata={ATRIUM_MACHINE_KEY: str(machine.pk), "atrium_tenancy": str(tenancy.pk)},
+        )
+
+    network_id = network_cached(tenancy=tenancy)
+    shared = firewall_shared_cached(tenancy=tenancy) if firewall else None
+    seen = None
+    if network_id and (shared or not firewall):
+        try:
+            seen = create(network_id, shared.id if shared else None)
+        except BadInput as exc:
+            said = exc.message.lower()
+            if not ({"network_id", "firewall_id"} & set(exc.fields) or "network" in said or "security group" in said):
+                raise
+    if seen is None:
+        network = driver.tenant_network()
+        catalogue_network_set(tenancy=tenancy, network=network)
+        if firewall:
+            shared = driver.firewall_shared()
+            catalogue_firewall_set(tenancy=tenancy, firewall=shared)
+        seen = create(network.id, shared.id if shared else None)
+    if firewall:
+        machine.firewall_shared = True
+        machine.save(update_fields=["firewall_shared", "updated_at"])
     return seen
 
 
@@ -124,13 +167,7 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
                         if key is not None:
                             key_name = _keypair(ctx, driver, key)
                         try:
-                            seen = driver.machine_create(
-                                name=machine.name,
-                                image_id=machine.image_id,
-                                size_id=machine.size_id,
-                                key_name=key_name,
-                                metadata={ATRIUM_MACHINE_KEY: str(machine.pk), "atrium_tenancy": str(tenancy.pk)},
-                            )
+                            seen = _server_create(driver, machine, key_name)
                         except CloudError as exc:
                             # Nothing was made: the row says why (and counts for no quota) until deleted or retried.
                             machine.status, machine.fault = S.ERROR, exc.message

@@ -1,4 +1,5 @@
-"""Quotas count what each app has on its way, through the registry in apps.catalogue.quotas."""
+"""Quotas from Atrium's own data: the cloud's limits as last read, use counted from every app's
+rows through the registry in apps.catalogue.quotas (no cloud call after the first read)."""
 
 import ast
 from pathlib import Path
@@ -6,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from apps.catalogue import quotas
-from apps.catalogue.quotas import pending_use, quota_check, quotas_current
+from apps.catalogue.quotas import RowsUse, pending_use, quota_check, quotas_current
+from apps.catalogue.services import catalogue_refresh
 from apps.clouds.errors import QuotaExceeded
 from apps.clouds.local.services import local_quota_set
 from apps.jobs.models import Job
@@ -19,7 +21,7 @@ def used(tenancy) -> dict[str, int]:
 
 
 def test_a_machine_being_created_counts_through_the_machines_registration(physics, physicist, ubuntu, small, catalogue):
-    assert any(name.startswith("apps.machines.") for name in quotas._PENDING)  # registered when the app is ready
+    assert any(name.startswith("apps.machines.") for name in quotas._USE)  # registered when the app is ready
     before = used(physics)
     machine = machine_create(
         tenancy=physics, user=physicist, name="on-its-way", image_id=ubuntu, size_id=small, external_ip=True
@@ -42,8 +44,9 @@ def test_a_machine_being_created_counts_through_the_machines_registration(physic
 
 def test_every_registered_app_adds_its_share(physics, monkeypatch, cloud):
     local_quota_set(cloud=cloud, project_id="physics-project", volumes=5)
+    catalogue_refresh(tenancy=physics)  # a limit changed on the cloud shows at the next read (the sync)
     before = used(physics)["volumes"]
-    monkeypatch.setitem(quotas._PENDING, "tests.other_app", lambda tenancy: {"volumes": 3})
+    monkeypatch.setitem(quotas._USE, "tests.other_app", lambda tenancy: RowsUse(made={}, pending={"volumes": 3}))
     assert used(physics)["volumes"] == before + 3
     quota_check(tenancy=physics, wanted={"volumes": 5 - before - 3})
     with pytest.raises(QuotaExceeded, match="olumes: this needs"):
@@ -60,3 +63,13 @@ def test_the_catalogue_app_imports_no_app_that_registers():
             elif isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)
     assert not {name for name in imported if name.startswith("apps.machines")}
+
+
+def test_a_cloud_that_will_not_tell_its_quotas_still_gets_its_catalogue_kept(physics, cloud):
+    from apps.clouds.local.services import local_fault_inject
+
+    local_fault_inject(cloud=cloud, operation="quotas", kind="error", message="Forbidden here.", times=1)
+    catalogue = catalogue_refresh(tenancy=physics)
+    assert catalogue.images
+    assert catalogue.quotas == []  # none known: requests check none, the cloud refuses what is over
+    quota_check(tenancy=physics, wanted={"machines": 1000})

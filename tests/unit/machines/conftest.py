@@ -42,6 +42,16 @@ def offers(tenancy, **changes):
     catalogue.save(update_fields=["capabilities_data"])
 
 
+def quota_set(tenancy, **limits):
+    """Set some of the tenancy's limits on the local cloud, and read them as the next sync would
+    (requests check the limits as last read: apps/catalogue/quotas.py)."""
+    from apps.catalogue.services import catalogue_refresh
+    from apps.clouds.local.services import local_quota_set
+
+    local_quota_set(cloud=tenancy.cloud, project_id=tenancy.project_id, **limits)
+    catalogue_refresh(tenancy=tenancy)
+
+
 def by_name(entries, name):
     return next(entry["id"] for entry in entries if entry["name"] == name)
 

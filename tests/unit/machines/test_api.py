@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.pagination import PageNumberPagination
 
 from apps.accounts.services import api_token_create
-from apps.clouds.local.services import local_quota_set
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from apps.machines import services
@@ -21,7 +20,7 @@ from apps.machines.models import ExternalIp, Machine, Volume
 from apps.tenancies.models import Membership
 from tests.factories import ExternalIpFactory, MachineFactory, MembershipFactory, UserFactory
 
-from .conftest import by_name, offers
+from .conftest import by_name, offers, quota_set
 
 
 def url(tenancy, rest: str = "") -> str:
@@ -201,7 +200,7 @@ def test_another_persons_ssh_key_is_refused(physicist_client, physics, ubuntu, s
 
 
 def test_a_size_over_quota_answers_409_and_leaves_nothing(physicist_client, physics, ubuntu, cloud, catalogue):
-    local_quota_set(cloud=cloud, project_id="physics-project", cpus=4)
+    quota_set(physics, cpus=4)
     xlarge = by_name(catalogue.sizes, "xlarge")
     refused = error(
         post(physicist_client, url(physics, "machines/"), {"name": "big", "image_id": ubuntu, "size_id": xlarge}), 409

@@ -178,8 +178,9 @@ def test_a_rule_gone_from_the_cloud_already_is_removed_all_the_same(machine, phy
 def test_the_sync_adopts_rules_added_outside_atrium_and_drops_gone_ones(machine, physics, physicist):
     driver = driver_for_tenancy(physics)
     outside = driver.machine_firewall_rule_add(machine_id=machine.cloud_id, protocol="tcp", port_min=3389)
-    icmp = FirewallRule.objects.get(machine=machine, protocol="icmp")
-    driver.machine_firewall_rule_remove(machine_id=machine.cloud_id, rule_id=icmp.cloud_id)
+    # That change gave the machine a firewall of its own (the rules' ids changed): remove ping there.
+    icmp = next(r for r in driver.machine_firewall(machine_id=machine.cloud_id) if r.protocol == "icmp")
+    driver.machine_firewall_rule_remove(machine_id=machine.cloud_id, rule_id=icmp.id)
     busy = add(machine, physicist, protocol="tcp", port_min=80)  # its job has not run: the sync leaves it
 
     job = tenancy_sync_start(tenancy=physics, requested_by=physicist)

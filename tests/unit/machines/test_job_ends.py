@@ -9,7 +9,6 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
-from apps.clouds.local.services import local_quota_set
 from apps.clouds.models import LocalMachine
 from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.models import Job, JobLock, JobStage
@@ -19,6 +18,8 @@ from apps.machines import services
 from apps.machines.models import ExternalIp, FirewallRule, Machine, Volume
 from apps.tenancies.models import Cloud
 from tests.factories import JobStageFactory
+
+from .conftest import quota_set
 
 API = "/api/v1"
 
@@ -61,7 +62,7 @@ def quota_used(client, tenancy, resource) -> int:
 def test_a_machine_create_cancelled_while_queued_leaves_no_row_and_frees_the_quota(
     physicist_client, physics, cloud, ubuntu, small
 ):
-    local_quota_set(cloud=cloud, project_id="physics-project", machines=1)
+    quota_set(physics, machines=1)
     accepted = api_create(physicist_client, physics, "machines", {"name": "a", "image_id": ubuntu, "size_id": small})
     assert quota_used(physicist_client, physics, "machines") == 1
 

@@ -6,12 +6,11 @@ import factory
 import pytest
 from django.urls import reverse
 
-from apps.clouds.local.services import local_quota_set
 from apps.jobs.models import Job
 from apps.machines.models import Machine, Volume
 from tests.factories import ExternalIpFactory, MachineFactory
 
-from .conftest import offers
+from .conftest import offers, quota_set
 from .test_services import create, run_latest
 
 
@@ -54,7 +53,7 @@ def test_create_form_shows_rule_sizes_and_quota(physics, physicist_client, ssh_k
 
 
 def test_quota_panel_projects_the_chosen_size(physics, physicist_client, catalogue, cloud):
-    local_quota_set(cloud=cloud, project_id="physics-project", cpus=4)
+    quota_set(physics, cpus=4)
     xlarge = next(s["id"] for s in catalogue.sizes if s["name"] == "xlarge")
     html = physicist_client.get(
         reverse("machines:machine-create-quotas", args=[physics.pk]), {"size": xlarge}
@@ -96,7 +95,7 @@ def test_create_bad_input_rerenders_the_form_and_stores_nothing(
 
 
 def test_create_over_quota_is_refused_with_the_reason(physics, physicist_client, ubuntu, small, cloud):
-    local_quota_set(cloud=cloud, project_id="physics-project", machines=0)
+    quota_set(physics, machines=0)
     response = physicist_client.post(
         reverse("machines:machine-create", args=[physics.pk]), {"name": "one", "image": ubuntu, "size": small}
     )

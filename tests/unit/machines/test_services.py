@@ -6,7 +6,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 
 from apps.clouds.errors import BadInput, QuotaExceeded
-from apps.clouds.local.services import local_fault_inject, local_quota_set
+from apps.clouds.local.services import local_fault_inject
 from apps.clouds.models import LocalMachine
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import Conflict
@@ -16,7 +16,7 @@ from apps.jobs.services import tenancy_sync_start
 from apps.machines import services
 from apps.machines.models import ExternalIp, Machine, Volume
 
-from .conftest import by_name
+from .conftest import by_name, quota_set
 
 
 def run_latest(target) -> Job:
@@ -81,7 +81,7 @@ def test_a_second_machine_of_the_same_name_is_refused(physics, physicist, ubuntu
 
 
 def test_quota_counts_machines_still_on_their_way(physics, physicist, ubuntu, small, cloud):
-    local_quota_set(cloud=cloud, project_id="physics-project", machines=2)
+    quota_set(physics, machines=2)
     create(physics, physicist, ubuntu, small, name="one")
     create(physics, physicist, ubuntu, small, name="two")  # neither exists on the cloud yet
     with pytest.raises(QuotaExceeded) as refused:
