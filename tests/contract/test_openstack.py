@@ -71,25 +71,34 @@ def _member_connection() -> sdk.Connection:
     return password_connection(yaml.safe_load(Path(CLOUDS_YAML).read_text())["clouds"]["demo"])
 
 
-def test_a_machines_firewall_is_a_security_group_of_its_own_gone_with_it(cut: CloudUnderTest):
+def test_a_machines_firewall_is_the_shared_group_until_changed_then_one_of_its_own_gone_with_it(cut: CloudUnderTest):
     conn = _member_connection()
     machine = cut.boot("atrium-sg")
     cut.wait_status(machine.id, dto.MachineStatus.ACTIVE)
     server = conn.compute.get_server(machine.id)
-    group = conn.network.get_security_group(server.metadata["atrium_firewall"])
-    assert {g["name"] for g in server.security_groups} == {group.name, "default"}  # machines still reach each other
+    shared = conn.network.get_security_group(server.metadata["atrium_firewall"])
+    assert server.metadata["atrium_firewall_shared"] == "true"
+    assert {g["name"] for g in server.security_groups} == {shared.name, "default"}  # machines still reach each other
     rule = cut.driver.machine_firewall_rule_add(machine_id=machine.id, protocol="udp", port_min=60000, port_max=61000)
+    # Its first change gives it a group of its own, in place of the shared one.
+    server = conn.compute.get_server(machine.id)
+    own = conn.network.get_security_group(server.metadata["atrium_firewall"])
+    assert own.id != shared.id
+    assert server.metadata["atrium_firewall_shared"] == "false"
+    assert {g["name"] for g in server.security_groups} == {own.name, "default"}
     seen = conn.network.get_security_group_rule(rule.id)
     assert (seen.security_group_id, seen.protocol, seen.port_range_min, seen.port_range_max) == (
-        group.id,
+        own.id,
         "udp",
         60000,
         61000,
     )  # mosh, in the machine's own group and nowhere else
+    assert all(r.port_range_min != 60000 for r in conn.network.security_group_rules(security_group_id=shared.id))
 
     cut.driver.machine_delete(machine_id=machine.id)
     with pytest.raises(openstack_exceptions.NotFoundException):  # not find_*(ignore_missing=True): deprecated
-        conn.network.get_security_group(group.id)
+        conn.network.get_security_group(own.id)
+    assert conn.network.get_security_group(shared.id).id == shared.id  # the others' group stays
 
     outside = conn.compute.create_server(
         name="atrium-outside-sg", image_id=cut.image_id, flavor_id=cut.size_id, networks="auto"

@@ -332,19 +332,26 @@ def _tagged_server(driver: CloudDriver, machine: Machine) -> dto.Machine | None:
     return next(iter(_tagged_servers(driver, machine)), None)
 
 
+DELETING_DOUBLE = "Deleting the second server "
+
+
 def _delete_doubles(ctx: JobContext, driver: CloudDriver, machine: Machine) -> None:
     """A resumed create's machine is built: delete any other server made for its row. An earlier
     attempt whose worker died while the cloud was still taking its request leaves one the cloud
-    makes after the resumed create looked for it (and made its own); no one has used it."""
-    for double in _tagged_servers(driver, machine):
-        if double.id == machine.cloud_id:
-            continue
-        deleting = f"Deleting the second server {double.id}"
-        if ctx.job.waiting_for != deleting:  # else asked in an earlier run, which waited for it to go
+    makes after the resumed create looked for it (and made its own); no one has used it.
+    Deleting it is asked once and waited for across looks: the one this job waited for on its
+    last look comes first, listed or not (gone since, it is no longer among the project's servers)."""
+    asked = ctx.job.waiting_for.removeprefix(DELETING_DOUBLE) if ctx.job.waiting_for.startswith(DELETING_DOUBLE) else ""
+    doubles = [m.id for m in _tagged_servers(driver, machine) if m.id != machine.cloud_id]
+    if asked and asked not in doubles:
+        doubles.insert(0, asked)
+    for double in doubles:
+        if double != asked:
             with suppress(NotFound):
-                driver.machine_delete(machine_id=double.id, pause=ctx.sleep)
-        wait(ctx, deleting, partial(_gone, driver, double.id), bool, expected=ACTION_EXPECTED)
-        ctx.log(f"Deleted the server {double.id}: an earlier attempt asked for it, and the cloud made it too late.")
+                driver.machine_delete(machine_id=double, pause=ctx.sleep)
+            ctx.log(f"Asked the cloud to delete the server {double}: an earlier attempt asked for it too.")
+        wait(ctx, f"{DELETING_DOUBLE}{double}", partial(_gone, driver, double), bool, expected=ACTION_EXPECTED)
+        ctx.log(f"Deleted the server {double}: an earlier attempt asked for it, and the cloud made it too late.")
 
 
 def _gone(driver: CloudDriver, cloud_id: str) -> bool:
