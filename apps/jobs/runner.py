@@ -70,7 +70,7 @@ def _look_later(job: Job, waits: JobWaits, *, enqueue: bool) -> bool:
             updated_at=timezone.now(),
         )
         if queued and enqueue:
-            job_enqueue_on_commit(job_id=job.pk, run_after=look_at)
+            job_enqueue_on_commit(job_id=job.pk, run_after=look_at, look=True)
     return bool(queued)
 
 

@@ -63,7 +63,14 @@ def _lock_acquire(job: Job) -> bool:
     return True
 
 
-def _enqueue_now(job_id: int, run_after: datetime | None = None) -> None:
+#: The task priority of a look at the cloud for a job waiting for it (`job_enqueue_on_commit(look=True)`):
+#: below the default, so a worker takes a job with work to do (a new create, an action) before the
+#: looks that are due. Without it a burst of creates queued behind the looks of the builds in flight
+#: (the database backend orders by priority, then run_after, which a fresh job has none of).
+LOOK_PRIORITY = -10
+
+
+def _enqueue_now(job_id: int, run_after: datetime | None = None, *, look: bool = False) -> None:
     """Hand "run job N" to the task backend. When the backend cannot take it (Redis
     restarting), the job is marked unsent (no task id) and the workers' sweep
     (`jobs_requeue_lost`) hands it over again soon; the job's row already says what
@@ -71,6 +78,8 @@ def _enqueue_now(job_id: int, run_after: datetime | None = None) -> None:
     from .tasks import run_job
 
     task = run_job.using(queue_name=settings.ATRIUM_JOB_QUEUE)
+    if look:
+        task = task.using(priority=LOOK_PRIORITY)
     if run_after is not None:
         task = task.using(run_after=run_after)
     try:
@@ -82,10 +91,11 @@ def _enqueue_now(job_id: int, run_after: datetime | None = None) -> None:
     Job.objects.filter(pk=job_id).update(task_id=str(result.id))
 
 
-def job_enqueue_on_commit(*, job_id: int, run_after: datetime | None = None) -> None:
+def job_enqueue_on_commit(*, job_id: int, run_after: datetime | None = None, look: bool = False) -> None:
     """Hand the job to the task backend once the current transaction commits
-    (at once outside one), so a worker never looks for a row not yet visible."""
-    transaction.on_commit(lambda: _enqueue_now(job_id, run_after))
+    (at once outside one), so a worker never looks for a row not yet visible.
+    `look`: the job waits for the cloud and this run only looks (LOOK_PRIORITY)."""
+    transaction.on_commit(lambda: _enqueue_now(job_id, run_after, look=look))
 
 
 @transaction.atomic
@@ -383,7 +393,7 @@ def jobs_requeue_lost(*, now: datetime | None = None) -> list[Job]:
                 continue
             _log(job.pk, "No worker took this job for a while; handed to the task backend again.")
             look_at = job.next_look_at if job.next_look_at and job.next_look_at > now else None
-            job_enqueue_on_commit(job_id=job.pk, run_after=look_at)
+            job_enqueue_on_commit(job_id=job.pk, run_after=look_at, look=job.next_look_at is not None)
         requeued.append(job)
     return requeued
 

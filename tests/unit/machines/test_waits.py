@@ -122,3 +122,20 @@ def test_the_job_page_and_the_api_say_what_a_waiting_job_waits_for(
     assert "Building slow. No worker is held meanwhile" in page
     listing = physicist_client.get(f"/tenancies/{physics.pk}/jobs/").content.decode()
     assert "Waiting for the cloud" in listing
+
+
+def test_a_new_job_is_taken_before_the_looks_that_are_due(
+    settings, slow_cloud, physics, physicist, ubuntu, small, django_capture_on_commit_callbacks
+):
+    """A burst of creates does not queue behind the looks of the builds already in flight."""
+    settings.ATRIUM_WAIT_FIRST_LOOK = 1
+    building = new_build(physics, physicist, ubuntu, small)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_run(building.pk, requeue_waits=True) == "waiting"
+    DBTaskResult.objects.filter(args_kwargs__args=[building.pk]).update(run_after=timezone.now() - timedelta(seconds=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.machine_create(tenancy=physics, user=physicist, name="next", image_id=ubuntu, size_id=small)
+    fresh = Job.objects.latest("pk")
+    ready = [task.args_kwargs["args"] for task in DBTaskResult.objects.ready()]
+    assert sorted(ready) == sorted([[building.pk], [fresh.pk]])  # both are due
+    assert ready[0] == [fresh.pk]  # the worker takes the new create first
