@@ -42,9 +42,16 @@ class JobWaits(Exception):
     it again to run after `delay` seconds, holding its target, without spending an attempt. Run
     again, the kind skips the stages that succeeded (`JobContext.done`) and looks again."""
 
-    def __init__(self, what: str, since: datetime, delay: float):
+    def __init__(self, what: str, since: datetime, delay: float, progress: float | None = None):
         super().__init__(f"{what}: looking again in {delay:g} s")
         self.what, self.since, self.delay = what, since, delay
+        # The job's progress meanwhile: recorded with the wait (one write a look).
+        self.progress = None if progress is None else progress_value(progress)
+
+
+def progress_value(percent: float) -> int:
+    """A job's progress as stored: a whole percent."""
+    return max(0, min(100, round(percent)))
 
 
 class SubprocessFailed(Exception):
@@ -82,15 +89,22 @@ class JobContext:
         self.job = job
         self._watcher = watcher
         self._current_stage: JobStage | None = None
+        # The job's stages, read once per run (only this run changes them meanwhile): a look at
+        # the cloud (`JobWaits`) runs the kind again, and its plan and `done`s then cost no query.
+        self._stages: list[JobStage] | None = None
         # The stage an error left (for the job's error message).
         self.failed_stage: JobStage | None = None
 
     # --- the object ----------------------------------------------------------
     def target(self) -> Model:
-        """The job's target object, read fresh from the database."""
+        """The job's target object, read fresh from the database (its tenancy, the job's own, is
+        not read again)."""
         model = self.job.target_type.model_class()
         assert model is not None  # noqa: S101 - a content type of an installed model
-        return model._default_manager.get(pk=self.job.target_id)
+        obj = model._default_manager.get(pk=self.job.target_id)
+        if getattr(obj, "tenancy_id", None) == self.job.tenancy_id:
+            model._meta.get_field("tenancy").set_cached_value(obj, self.job.tenancy)  # type: ignore[union-attr]
+        return obj
 
     @property
     def attempt(self) -> int:
@@ -101,27 +115,38 @@ class JobContext:
         Job.objects.filter(pk=self.job.pk).update(updated_at=timezone.now(), heartbeat_at=timezone.now())
         job_changed_publish(tenancy_id=self.job.tenancy_id, job_id=self.job.pk)
 
+    @property
+    def stages(self) -> list[JobStage]:
+        """The job's stages in order (read once a run)."""
+        if self._stages is None:
+            self._stages = list(JobStage.objects.filter(job=self.job).order_by("position"))
+        return self._stages
+
+    def _stage_get(self, name: str) -> JobStage | None:
+        return next((stage for stage in self.stages if stage.name == name), None)
+
+    def _stage_add(self, name: str) -> JobStage:
+        stage = JobStage.objects.create(job=self.job, position=len(self.stages), name=name)
+        self.stages.append(stage)
+        return stage
+
     def plan(self, names: Sequence[str]) -> None:
-        """Declare the stages up front, so the page shows what is still to come."""
-        existing = set(self.job.stages.values_list("name", flat=True))
-        position = self.job.stages.count()
-        for name in names:
-            if name not in existing:
-                JobStage.objects.create(job=self.job, position=position, name=name)
-                position += 1
-        self._touch()
+        """Declare the stages up front, so the page shows what is still to come (a run after the
+        first, which planned them, changes nothing)."""
+        added = [self._stage_add(name) for name in names if self._stage_get(name) is None]
+        if added:
+            self._touch()
 
     def done(self, name: str) -> bool:
         """Whether the stage `name` succeeded in an earlier run of this job (before a wait for the
         cloud, a retry or a resume): a kind that can run again skips it."""
-        return self.job.stages.filter(name=name, state=JobStage.State.SUCCEEDED).exists()
+        stage = self._stage_get(name)
+        return stage is not None and stage.state == JobStage.State.SUCCEEDED
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[JobStage]:
         self.check_cancelled()
-        stage = self.job.stages.filter(name=name).first()
-        if stage is None:
-            stage = JobStage.objects.create(job=self.job, position=self.job.stages.count(), name=name)
+        stage = self._stage_get(name) or self._stage_add(name)
         # Still running: the job waited for the cloud in it and comes back (it keeps its start).
         if stage.state != JobStage.State.RUNNING:
             stage.state = JobStage.State.RUNNING
@@ -166,10 +191,13 @@ class JobContext:
         self._touch()
 
     def progress(self, percent: float) -> None:
-        value = max(0, min(100, round(percent)))
-        Job.objects.filter(pk=self.job.pk).update(progress=value)
+        value = progress_value(percent)
+        if value == self.job.progress:
+            return  # nothing to show
+        now = timezone.now()
+        Job.objects.filter(pk=self.job.pk).update(progress=value, updated_at=now, heartbeat_at=now)
         self.job.progress = value
-        self._touch()
+        job_changed_publish(tenancy_id=self.job.tenancy_id, job_id=self.job.pk)
 
     # --- cancellation ----------------------------------------------------------
     @property

@@ -15,7 +15,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from .context import JobCancelled, JobContext, JobWaits, JobWatcher
@@ -59,6 +59,7 @@ def _look_later(job: Job, waits: JobWaits, *, enqueue: bool) -> bool:
     holding its target's lock (handed to the task backend to run then, if `enqueue`). False if it
     was cancelled meanwhile (the caller ends it)."""
     look_at = timezone.now() + timedelta(seconds=waits.delay)
+    moved = {} if waits.progress is None else {"progress": Greatest(F("progress"), Value(waits.progress))}
     with transaction.atomic():
         queued = Job.objects.filter(
             pk=job.pk, state=Job.State.RUNNING, cancel_requested=False
@@ -68,6 +69,7 @@ def _look_later(job: Job, waits: JobWaits, *, enqueue: bool) -> bool:
             waiting_since=waits.since,
             next_look_at=look_at,
             updated_at=timezone.now(),
+            **moved,
         )
         if queued and enqueue:
             job_enqueue_on_commit(job_id=job.pk, run_after=look_at, look=True)
@@ -132,10 +134,11 @@ def _run_once(job_id: int, *, requeue_waits: bool) -> str:
     claimed = _patiently(lambda: _claim(job_id))
     if not claimed:
         return "skipped: not queued, not due, or waiting for its target"
-    job = Job.objects.select_related("tenancy", "target_type").get(pk=job_id)
-    if job.next_look_at is None:  # a look at the cloud is not an attempt
+    # All a run of a kind reads of its job, at once: a look at the cloud is one of many.
+    job = Job.objects.select_related("tenancy__cloud", "target_type", "requested_by").get(pk=job_id)
+    if job.next_look_at is None:  # a look at the cloud is not an attempt (and shows as one wait)
         _log(job.pk, f"Attempt {job.attempts} of {job.max_attempts} started on {job.worker_id}.")
-    job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
+        job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
 
     watcher = JobWatcher(job.pk, settings.ATRIUM_JOB_HEARTBEAT_INTERVAL)
     watcher.start()

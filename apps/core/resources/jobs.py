@@ -112,10 +112,10 @@ def wait(
         raise Timeout(f"{what} took longer than {round(timeout)} seconds.")
     if not resumed:
         _wait_begins(ctx, what, since)
-    ctx.progress(_waiting_progress(ctx, elapsed, expected, progress))
     first = settings.ATRIUM_WAIT_FIRST_LOOK
     every = every if every is not None else settings.ATRIUM_MACHINE_POLL_INTERVAL
-    raise JobWaits(what, since, min(every, max(first, elapsed / 2)))
+    moved = _waiting_progress(ctx, elapsed, expected, progress)  # the runner records it with the wait
+    raise JobWaits(what, since, min(every, max(first, elapsed / 2)), progress=moved)
 
 
 def _wait_begins(ctx: JobContext, what: str, since: datetime) -> None:
@@ -130,7 +130,7 @@ def _waiting_progress(ctx: JobContext, elapsed: float, expected: float, span: tu
     default the current stage's share of the job), so 86% of it after `expected` seconds, never
     the end before the cloud is there; never back from what the job showed."""
     if span is None:
-        stage, count = ctx.current_stage, ctx.job.stages.count()
+        stage, count = ctx.current_stage, len(ctx.stages)
         if stage is None or not count:
             return ctx.job.progress
         span = (100 * stage.position / count, 100 * (stage.position + 1) / count)
