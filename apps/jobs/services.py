@@ -78,7 +78,7 @@ def _enqueue_now(job_id: int, run_after: datetime | None = None, *, look: bool =
     from .tasks import run_job
 
     task = run_job.using(queue_name=settings.ATRIUM_JOB_QUEUE)
-    if look:
+    if look and task.get_backend().supports_priority:  # Redis (rq) queues have no priorities
         task = task.using(priority=LOOK_PRIORITY)
     if run_after is not None:
         task = task.using(run_after=run_after)
