@@ -130,6 +130,13 @@ def job_run(job_id: int, *, requeue_waits: bool = False) -> str:
             time.sleep(max(0.0, (look_at - timezone.now()).total_seconds()))
 
 
+def _cancelled(job: Job) -> str:
+    _patiently(
+        lambda: job_finish(job=job, state=Job.State.CANCELLED, error="Cancelled on request.", message="Cancelled.")
+    )
+    return "cancelled"
+
+
 def _run_once(job_id: int, *, requeue_waits: bool) -> str:
     claimed = _patiently(lambda: _claim(job_id))
     if not claimed:
@@ -150,15 +157,9 @@ def _run_once(job_id: int, *, requeue_waits: bool) -> str:
         if _patiently(partial(_look_later, job, waits, enqueue=requeue_waits)):
             job_changed_publish(tenancy_id=job.tenancy_id, job_id=job.pk)
             return "waiting"
-        _patiently(
-            lambda: job_finish(job=job, state=Job.State.CANCELLED, error="Cancelled on request.", message="Cancelled.")
-        )
-        return "cancelled"
+        return _cancelled(job)  # asked to stop while it looked
     except JobCancelled:
-        _patiently(
-            lambda: job_finish(job=job, state=Job.State.CANCELLED, error="Cancelled on request.", message="Cancelled.")
-        )
-        return "cancelled"
+        return _cancelled(job)
     except Exception as exc:
         if isinstance(exc, DATABASE_GONE):
             close_old_connections()  # the job's connection broke: the records below open a new one
