@@ -41,7 +41,7 @@ from apps.clouds.models import (
     LocalSize,
     LocalVolume,
 )
-from apps.jobs.models import Job, JobLock, JobLogLine, JobStage, TenancySync, WorkerHeartbeat
+from apps.jobs.models import CloudWatch, Job, JobLock, JobLogLine, JobStage, TenancySync, WorkerHeartbeat
 from apps.machines.models import ExternalIp, FirewallRule, Machine, Volume
 from apps.tenancies.models import Cloud, Membership, Tenancy
 
@@ -280,6 +280,14 @@ class TenancySyncFactory(factory.django.DjangoModelFactory[TenancySync]):
         model = TenancySync
 
     tenancy = factory.SubFactory(TenancyFactory)
+
+
+class CloudWatchFactory(factory.django.DjangoModelFactory[CloudWatch]):
+    class Meta:
+        model = CloudWatch
+
+    tenancy = factory.SubFactory(TenancyFactory)
+    family = "machines.servers"
 
 
 class WorkerHeartbeatFactory(factory.django.DjangoModelFactory[WorkerHeartbeat]):

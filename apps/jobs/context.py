@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -42,9 +43,18 @@ class JobWaits(Exception):
     it again to run after `delay` seconds, holding its target, without spending an attempt. Run
     again, the kind skips the stages that succeeded (`JobContext.done`) and looks again."""
 
-    def __init__(self, what: str, since: datetime, delay: float, progress: float | None = None):
+    def __init__(
+        self,
+        what: str,
+        since: datetime,
+        delay: float,
+        progress: float | None = None,
+        watch: dict[str, Any] | None = None,
+    ):
         super().__init__(f"{what}: looking again in {delay:g} s")
         self.what, self.since, self.delay = what, since, delay
+        # What the tenancy's watcher follows for it (apps.jobs.watch), if a watcher can.
+        self.watch = watch
         # The job's progress meanwhile: recorded with the wait (one write a look).
         self.progress = None if progress is None else progress_value(progress)
 

@@ -79,6 +79,9 @@ class Job(models.Model):
         null=True, blank=True, help_text="Since when it waits for the cloud (its deadline counts from then)."
     )
     next_look_at = models.DateTimeField(null=True, blank=True, help_text="When a job waiting for the cloud looks next.")
+    # A wait a tenancy's watcher follows (apps.jobs.watch): what it watches, what the job's last look
+    # saw of it, and how its progress moves meanwhile. The watcher wakes the job when that changes.
+    watch = models.JSONField(null=True, blank=True, help_text="The cloud watcher's view of this wait.")
 
     worker_id = models.CharField(max_length=64, blank=True)
     task_id = models.CharField(max_length=64, blank=True, help_text="The task backend's id of the last enqueue.")
@@ -187,6 +190,23 @@ class TenancySync(models.Model):
 
     def __str__(self) -> str:
         return f"sync of {self.tenancy} next at {self.next_run_at:%Y-%m-%d %H:%M:%S}"
+
+
+class CloudWatch(models.Model):
+    """One watcher of a tenancy's things of one family on the cloud (apps.jobs.watch): while jobs
+    wait for such things, one list call every ATRIUM_WATCH_INTERVAL seconds, and only the jobs whose
+    thing changed look again. A worker claims a due round with a conditional UPDATE."""
+
+    tenancy = models.ForeignKey("tenancies.Tenancy", on_delete=models.CASCADE, related_name="cloud_watches")
+    family = models.CharField(max_length=50)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="The next round; empty while nothing waits.")
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took the round it runs now.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenancy", "family"], name="cloudwatch_unique_family")]
+
+    def __str__(self) -> str:
+        return f"{self.family} of {self.tenancy}"
 
 
 def json_safe(value: Any) -> Any:

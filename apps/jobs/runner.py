@@ -23,6 +23,7 @@ from .events import job_changed_publish
 from .models import Job, JobLogLine, json_safe
 from .registry import DATABASE_GONE, is_retryable, kind_get
 from .services import _log, job_enqueue_on_commit, job_finish
+from .watch import watch_arm
 
 logger = logging.getLogger("apps.jobs.runner")
 T = TypeVar("T")
@@ -58,7 +59,11 @@ def _look_later(job: Job, waits: JobWaits, *, enqueue: bool) -> bool:
     """Give the worker back: the job, waiting for the cloud, is queued again for its next look,
     holding its target's lock (handed to the task backend to run then, if `enqueue`). False if it
     was cancelled meanwhile (the caller ends it)."""
-    look_at = timezone.now() + timedelta(seconds=waits.delay)
+    # Where a task can run later, the tenancy's watcher follows what the job waits for: the job
+    # looks again when that changes, or on its own only after ATRIUM_WATCH_BACKSTOP seconds.
+    watch = waits.watch if enqueue else None
+    delay = max(waits.delay, settings.ATRIUM_WATCH_BACKSTOP) if watch else waits.delay
+    look_at = timezone.now() + timedelta(seconds=delay)
     moved = {} if waits.progress is None else {"progress": Greatest(F("progress"), Value(waits.progress))}
     with transaction.atomic():
         queued = Job.objects.filter(
@@ -68,10 +73,13 @@ def _look_later(job: Job, waits: JobWaits, *, enqueue: bool) -> bool:
             waiting_for=waits.what[:200],
             waiting_since=waits.since,
             next_look_at=look_at,
+            watch=watch,
             updated_at=timezone.now(),
             **moved,
         )
         if queued and enqueue:
+            if watch:
+                watch_arm(tenancy_id=job.tenancy_id, family=watch["family"])
             job_enqueue_on_commit(job_id=job.pk, run_after=look_at, look=True)
     return bool(queued)
 

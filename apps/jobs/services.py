@@ -28,6 +28,7 @@ from apps.tenancies.models import Tenancy
 from .events import job_changed_publish
 from .models import Job, JobLock, JobLogLine, JobStage, TenancySync, WorkerHeartbeat
 from .registry import kind_get, kind_label
+from .watch import watches_rearm
 
 logger = logging.getLogger("apps.jobs")
 
@@ -40,7 +41,7 @@ UNSENT_GRACE = 5
 
 
 #: A job that is not (or no longer) waiting for the cloud.
-JOB_NOT_WAITING: dict[str, Any] = {"waiting_for": "", "waiting_since": None, "next_look_at": None}
+JOB_NOT_WAITING: dict[str, Any] = {"waiting_for": "", "waiting_since": None, "next_look_at": None, "watch": None}
 # Seconds a job waiting for the cloud may be overdue for its next look, untouched, before the
 # workers' sweep hands it to the task backend again (its task was lost).
 LOOK_OVERDUE = 60
@@ -483,8 +484,10 @@ def worker_heartbeat_stop(*, worker_id: str) -> None:
 
 def worker_maintenance() -> None:
     """What every worker does between heartbeats: recover jobs of dead workers,
-    start jobs left waiting, and start due tenancy syncs. Safe with many workers."""
+    start jobs left waiting, give again the cloud watchers' lost rounds, and start
+    due tenancy syncs. Safe with many workers."""
     jobs_recover_stale()
     jobs_requeue_lost()
     jobs_promote_waiting()
+    watches_rearm()
     tenancy_syncs_start_due()

@@ -209,6 +209,11 @@ ATRIUM_MACHINE_POLL_INTERVAL = env.float("ATRIUM_MACHINE_POLL_INTERVAL", default
 # Seconds before a job waiting for the cloud first looks again (then it backs off up to the
 # interval above); between looks it holds no worker (apps.core.resources.jobs.wait).
 ATRIUM_WAIT_FIRST_LOOK = env.float("ATRIUM_WAIT_FIRST_LOOK", default=1.0)
+# Workers follow what such jobs wait for with one watcher per tenancy (apps.jobs.watch): one list
+# call every ATRIUM_WATCH_INTERVAL seconds, and a job looks again when its thing changed, or on its
+# own every ATRIUM_WATCH_BACKSTOP seconds should the watcher stop.
+ATRIUM_WATCH_INTERVAL = env.float("ATRIUM_WATCH_INTERVAL", default=1.0)
+ATRIUM_WATCH_BACKSTOP = env.float("ATRIUM_WATCH_BACKSTOP", default=30.0)
 ATRIUM_MACHINE_TIMEOUT = env.int("ATRIUM_MACHINE_TIMEOUT", default=1800)
 # Seconds to wait for the compute API to show an external IP change the network API made.
 ATRIUM_MACHINE_ADDRESS_TIMEOUT = env.int("ATRIUM_MACHINE_ADDRESS_TIMEOUT", default=120)

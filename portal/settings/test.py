@@ -11,6 +11,7 @@ ATRIUM_JOB_MODULES = ["tests.jobkinds"]
 # Jobs waiting for the local cloud look often (its delays are set per cloud in tests).
 ATRIUM_MACHINE_POLL_INTERVAL = 0.05
 ATRIUM_WAIT_FIRST_LOOK = 0.05
+ATRIUM_WATCH_INTERVAL = 0.1
 # The cache is this process's own (cleared before each test in tests/conftest.py),
 # so throttle counts never leak between tests or runs sharing a Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

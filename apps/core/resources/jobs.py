@@ -4,7 +4,6 @@ of `apps.jobs.registry.job_kind`), and one `reconcile` for the sync hooks."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from apps.clouds.errors import NotFound, Timeout
 from apps.clouds.registry import driver_for_tenancy
 from apps.jobs.context import JobContext, JobWaits
 from apps.jobs.models import Job, JobLock
+from apps.jobs.services import JOB_NOT_WAITING
+from apps.jobs.watch import progress_across, watched
 from apps.tenancies.models import Tenancy
 
 from .models import CloudResource
@@ -83,6 +84,7 @@ def wait(
     every: float | None = None,
     expected: float = 20.0,
     progress: tuple[float, float] | None = None,
+    watch: tuple[str, str] | None = None,
 ) -> T:
     """Wait for the cloud until `done(poll())`, holding no worker meanwhile: each run of the job
     looks once (`poll`) and, if the cloud is not there yet, raises JobWaits, so the runner queues
@@ -93,14 +95,17 @@ def wait(
     (ATRIUM_MACHINE_POLL_INTERVAL by default). Timeout (retryable) `timeout` seconds after the wait
     began (ATRIUM_MACHINE_TIMEOUT by default), however many looks. Meanwhile the job's progress
     moves across `progress` (from, to; by default the current stage's share of the job) as
-    `expected` seconds pass."""
+    `expected` seconds pass. `watch` (a family declared with `apps.jobs.watch.watch_family`, and
+    the thing's cloud id): where workers run the job, the tenancy's watcher follows the thing
+    between looks, and the job looks again as soon as it changes (see apps.jobs.watch)."""
     timeout = timeout if timeout is not None else settings.ATRIUM_MACHINE_TIMEOUT
     job, now = ctx.job, timezone.now()
     resumed = job.waiting_for == what[:200] and job.waiting_since is not None
     # The job waits for something later in it (this wait ended in an earlier run): one look.
     passing = bool(job.waiting_for) and not resumed
     since = job.waiting_since if resumed and job.waiting_since else now
-    if resumed or passing or look_now:
+    looked = resumed or passing or look_now
+    if looked:
         seen = poll()
         if done(seen):
             if not passing:
@@ -114,8 +119,12 @@ def wait(
         _wait_begins(ctx, what, since)
     first = settings.ATRIUM_WAIT_FIRST_LOOK
     every = every if every is not None else settings.ATRIUM_MACHINE_POLL_INTERVAL
-    moved = _waiting_progress(ctx, elapsed, expected, progress)  # the runner records it with the wait
-    raise JobWaits(what, since, min(every, max(first, elapsed / 2)), progress=moved)
+    span = progress or _stage_span(ctx)
+    # Where the job is while the cloud works (`progress_across`), never back from what it showed;
+    # the runner records it with the wait, and the watcher moves it on between looks.
+    moved = max(float(ctx.job.progress), progress_across(span, elapsed, expected))
+    followed = {**watched(*watch, seen), "span": span, "expected": expected} if watch and looked else None
+    raise JobWaits(what, since, min(every, max(first, elapsed / 2)), progress=moved, watch=followed)
 
 
 def _wait_begins(ctx: JobContext, what: str, since: datetime) -> None:
@@ -125,25 +134,19 @@ def _wait_begins(ctx: JobContext, what: str, since: datetime) -> None:
     ctx.log(f"Waiting for the cloud: {what}.")
 
 
-def _waiting_progress(ctx: JobContext, elapsed: float, expected: float, span: tuple[float, float] | None) -> float:
-    """Where the job is while the cloud works: 1 - e^(-2t/expected) of the way across `span` (by
-    default the current stage's share of the job), so 86% of it after `expected` seconds, never
-    the end before the cloud is there; never back from what the job showed."""
-    if span is None:
-        stage, count = ctx.current_stage, len(ctx.stages)
-        if stage is None or not count:
-            return ctx.job.progress
-        span = (100 * stage.position / count, 100 * (stage.position + 1) / count)
-    start, end = span
-    value = start + (end - start) * (1 - math.exp(-2 * elapsed / max(expected, 1.0)))
-    return max(float(ctx.job.progress), value)
+def _stage_span(ctx: JobContext) -> tuple[float, float]:
+    """The current stage's share of the job (from, to), in percent."""
+    stage, count = ctx.current_stage, len(ctx.stages)
+    if stage is None or not count:
+        return (ctx.job.progress, ctx.job.progress)
+    return (100 * stage.position / count, 100 * (stage.position + 1) / count)
 
 
 def _waited(ctx: JobContext) -> None:
     """The wait is over (the cloud got there, or it took too long): the job no longer waits."""
     if ctx.job.waiting_for or ctx.job.next_look_at:
         ctx.job.waiting_for, ctx.job.waiting_since, ctx.job.next_look_at = "", None, None
-        Job.objects.filter(pk=ctx.job.pk).update(waiting_for="", waiting_since=None, next_look_at=None)
+        Job.objects.filter(pk=ctx.job.pk).update(**JOB_NOT_WAITING)
 
 
 # --- when a job ends without succeeding -------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from apps.accounts.models import SshPublicKey
+from apps.accounts.models import SshPublicKey, User
 from apps.catalogue.selectors import firewall_shared_cached, network_cached
 from apps.catalogue.services import catalogue_firewall_set, catalogue_network_set
 from apps.clouds import dto
@@ -38,6 +38,8 @@ from apps.core.resources.services import changed, row_delete, task_set
 from apps.jobs.context import JobContext
 from apps.jobs.models import Job
 from apps.jobs.registry import job_kind
+from apps.jobs.watch import GONE, watch_family
+from apps.tenancies.models import Tenancy
 
 from ..models import ExternalIp, Machine, Volume
 from ..services import machine_observe
@@ -47,6 +49,19 @@ S = dto.MachineStatus
 ATRIUM_MACHINE_KEY = "atrium_machine"
 #: Seconds a build or an action usually takes: a waiting job's progress moves by them.
 BUILD_EXPECTED, ACTION_EXPECTED, ADDRESS_EXPECTED = 15.0, 5.0, 3.0
+
+
+def server_state(seen: dto.Machine | None) -> str:
+    """What the tenancy's watcher compares of a server a job waits for: its status and addresses."""
+    return GONE if seen is None else f"{seen.status.value} {seen.internal_ip or '-'} {seen.external_ip or '-'}"
+
+
+def _servers(tenancy: Tenancy, user: User | None) -> dict[str, str]:
+    return {seen.id: server_state(seen) for seen in driver_for_tenancy(tenancy, user=user).machines()}
+
+
+#: The watcher of a tenancy's servers: one list call a round for every job waiting for a server.
+SERVERS = watch_family("machines.servers", listing=_servers, fingerprint=server_state).name
 
 
 def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: str, **waiting: Any) -> dto.Machine:
@@ -61,7 +76,7 @@ def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: 
             machine_observe(machine=machine, seen=seen)
         return seen
 
-    seen = wait(ctx, what, poll, lambda m: not m.status.is_transitional, **waiting)
+    seen = wait(ctx, what, poll, lambda m: not m.status.is_transitional, watch=(SERVERS, machine.cloud_id), **waiting)
     machine_observe(machine=machine, seen=seen)
     return seen
 
@@ -245,6 +260,7 @@ def wait_address(ctx: JobContext, driver: CloudDriver, machine: Machine | None, 
         lambda m: m.external_ip == address,
         timeout=settings.ATRIUM_MACHINE_ADDRESS_TIMEOUT,
         expected=ADDRESS_EXPECTED,
+        watch=(SERVERS, machine.cloud_id),
     )
     machine_observe(machine=machine, seen=seen)
 
@@ -286,7 +302,7 @@ def machine_delete_job(ctx: JobContext) -> dict[str, Any]:
             _delete_server(ctx, driver, machine)
         with ctx.stage("Wait until it is gone"):
             if machine.cloud_id:
-                wait(ctx, f"Deleting {name}", lambda: _gone(driver, machine.cloud_id), bool, expected=ACTION_EXPECTED)
+                _wait_gone(ctx, driver, machine.cloud_id, f"Deleting {name}")
         if own_ips:
             with ctx.stage("Release its external IP"):
                 for ip in own_ips:
@@ -350,16 +366,20 @@ def _delete_doubles(ctx: JobContext, driver: CloudDriver, machine: Machine) -> N
             with suppress(NotFound):
                 driver.machine_delete(machine_id=double, pause=ctx.sleep)
             ctx.log(f"Asked the cloud to delete the server {double}: an earlier attempt asked for it too.")
-        wait(ctx, f"{DELETING_DOUBLE}{double}", partial(_gone, driver, double), bool, expected=ACTION_EXPECTED)
+        _wait_gone(ctx, driver, double, f"{DELETING_DOUBLE}{double}")
         ctx.log(f"Deleted the server {double}: an earlier attempt asked for it, and the cloud made it too late.")
 
 
-def _gone(driver: CloudDriver, cloud_id: str) -> bool:
-    try:
-        driver.machine_get(machine_id=cloud_id)
-    except NotFound:
-        return True
-    return False
+def _wait_gone(ctx: JobContext, driver: CloudDriver, cloud_id: str, what: str) -> None:
+    """Wait until the cloud no longer has the server `cloud_id`."""
+
+    def poll() -> dto.Machine | None:
+        try:
+            return driver.machine_get(machine_id=cloud_id)
+        except NotFound:
+            return None
+
+    wait(ctx, what, poll, lambda seen: seen is None, expected=ACTION_EXPECTED, watch=(SERVERS, cloud_id))
 
 
 @job_kind("machines.observe", label="Check machine", max_attempts=2, resumable=True)
