@@ -108,25 +108,17 @@ def user_sync_from_oidc(*, issuer: str, claims: dict[str, Any]) -> User:
         )
 
     with transaction.atomic():
-        return _user_update_from_claims(
-            issuer=issuer,
-            sub=sub,
-            claims=claims,
-            desired=desired,
-            is_operator=is_operator,
-            operator_groups=operator_groups,
-        )
+        user = _user_from_claims(issuer=issuer, sub=sub, claims=claims)
+        if operator_groups:
+            user.is_staff = user.is_superuser = is_operator
+        user.save()
+        _memberships_sync(user=user, desired=desired)
+    return user
 
 
-def _user_update_from_claims(
-    *,
-    issuer: str,
-    sub: str,
-    claims: dict[str, Any],
-    desired: dict[int, str],
-    is_operator: bool,
-    operator_groups: set[str],
-) -> User:
+def _user_from_claims(*, issuer: str, sub: str, claims: dict[str, Any]) -> User:
+    """The user (issuer, sub) names, locked, or a new one (not saved yet), with the
+    name and e-mail the claims give."""
     user = User.objects.select_for_update().filter(oidc_issuer=issuer, oidc_subject=sub).first()
     fields = {
         "email": str(claims.get("email") or ""),
@@ -142,10 +134,6 @@ def _user_update_from_claims(
         user.set_unusable_password()
     for name, value in fields.items():
         setattr(user, name, value)
-    if operator_groups:
-        user.is_staff = user.is_superuser = is_operator
-    user.save()
-    _memberships_sync(user=user, desired=desired)
     return user
 
 
