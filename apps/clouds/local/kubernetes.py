@@ -4,6 +4,7 @@ simulated clock (nothing answers at their addresses)."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import dto
@@ -18,9 +19,11 @@ C = dto.ClusterStatus
 
 
 class LocalKubernetes(LocalBase):
+    def _clusters(self) -> QuerySet[LocalCluster]:
+        return self._project_rows(LocalCluster).select_related("template", "master_size", "worker_size")
+
     def _cluster(self, cluster_id: str, *, lock: bool = False) -> LocalCluster:
-        queryset = self._project_rows(LocalCluster).select_related("template", "master_size", "worker_size")
-        return self._project_row(queryset, cluster_id, "Kubernetes cluster", lock=lock)
+        return self._project_row(self._clusters(), cluster_id, "Kubernetes cluster", lock=lock)
 
     def _template(self, template_id: str) -> LocalClusterTemplate:
         template = LocalClusterTemplate.objects.filter(cloud_id=self.cloud_id, uid=template_id).first()
@@ -47,8 +50,7 @@ class LocalKubernetes(LocalBase):
 
     @operation
     def clusters(self) -> list[dto.KubernetesCluster]:
-        queryset = self._project_rows(LocalCluster).select_related("template", "master_size", "worker_size")
-        return [cluster_dto(c) for c in queryset]
+        return [cluster_dto(c) for c in self._clusters()]
 
     @operation
     def cluster_get(self, *, cluster_id: str) -> dto.KubernetesCluster:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from .. import dto
 from ..errors import BadInput, InvalidOperation
@@ -14,13 +15,15 @@ S = dto.MachineStatus
 
 
 class LocalStorage(LocalBase):
+    def _volumes(self) -> QuerySet[LocalVolume]:
+        return self._project_rows(LocalVolume).select_related("machine")
+
     def _volume(self, volume_id: str) -> LocalVolume:
-        return self._project_row(self._project_rows(LocalVolume).select_related("machine"), volume_id, "volume")
+        return self._project_row(self._volumes(), volume_id, "volume")
 
     @operation
     def volumes(self) -> list[dto.Volume]:
-        volumes = self._project_rows(LocalVolume).select_related("machine")
-        return [volume_dto(v) for v in volumes]
+        return [volume_dto(v) for v in self._volumes()]
 
     @operation
     def volume_get(self, *, volume_id: str) -> dto.Volume:
