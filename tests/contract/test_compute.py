@@ -1,5 +1,7 @@
 """The compute family's contract: the catalogue, machines, their console and quotas."""
 
+from functools import partial
+
 import pytest
 
 from apps.clouds import dto, errors
@@ -64,6 +66,23 @@ def test_an_unknown_image_is_the_same_bad_input_on_every_cloud(cut: CloudUnderTe
         )
     assert (caught.value.status_code, caught.value.code) == (400, "bad_input")
     assert set(caught.value.fields) == {"image_id"}
+    assert {m.id for m in cut.driver.machines()} == before
+
+
+def test_an_unknown_network_or_firewall_is_bad_input_naming_it(cut: CloudUnderTest):
+    """A network or shared firewall the project does not have (one a caller kept, since deleted)
+    is BadInput naming `network_id` or `firewall_id` on every cloud, so the create job tells a stale
+    one from any other refusal and finds them again; nothing is made."""
+    before = {m.id for m in cut.driver.machines()}
+    unknown = "00000000-0000-4000-8000-000000000000"
+    boot = partial(cut.driver.machine_create, name="contract-unknown", image_id=cut.image_id, size_id=cut.size_id)
+    with pytest.raises(errors.BadInput) as caught:
+        boot(network_id=unknown)
+    assert set(caught.value.fields) == {"network_id"}
+    if cut.driver.capabilities().firewall:
+        with pytest.raises(errors.BadInput) as caught:
+            boot(firewall_id=unknown)
+        assert set(caught.value.fields) == {"firewall_id"}
     assert {m.id for m in cut.driver.machines()} == before
 
 

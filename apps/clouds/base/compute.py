@@ -64,9 +64,10 @@ class ComputeDriver(DriverCore):
     ) -> dto.Machine:
         """Start building a machine; it is returned in BUILD (ACTIVE or ERROR later).
 
-        An image, size, key pair or network the project cannot use is BadInput naming
-        the field (`image_id`...), on every cloud. A driver that offers firewalls starts it in
-        the project's shared firewall (`firewall_id`, when the caller knows its id). The name
+        An image, size, key pair, network or firewall the project cannot use is BadInput naming
+        the field (`image_id`, `network_id`, `firewall_id`...), on every cloud. A driver that offers
+        firewalls starts it in the project's shared firewall (`firewall_id`, when the caller knows
+        its id). The name
         is checked here, once; the
         driver's `_machine_create` gets the request as a `dto.MachineSpec`."""
         spec = dto.MachineSpec(

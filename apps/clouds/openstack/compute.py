@@ -97,11 +97,13 @@ class OpenStackCompute(OpenStackBase):
 
     @translate_errors
     def _machine_create(self, spec: dto.MachineSpec) -> dto.Machine:
+        network_id = spec.network_id or self.tenant_network().id
+        group_id: str | None = None  # the shared firewall's security group, where the cloud has firewalls
         attrs: dict[str, Any] = {
             "name": spec.name,
             "image_id": spec.image_id,
             "flavor_id": spec.size_id,
-            "networks": [{"uuid": spec.network_id or self.tenant_network().id}],
+            "networks": [{"uuid": network_id}],
         }
         if spec.key_name:
             attrs["key_name"] = spec.key_name
@@ -125,10 +127,11 @@ class OpenStackCompute(OpenStackBase):
         try:
             server = self._conn.compute.create_server(**attrs)
         except Exception as exc:
-            if _unknown_image(exc):  # as every driver says it (the contract suite checks)
-                raise BadInput(
-                    f"There is no image {spec.image_id} on this cloud.", fields={"image_id": ["Unknown image."]}
-                ) from exc
+            # As every driver says it (the contract suite checks): the fields name what the project has not.
+            unknown = _unknown_inputs(exc, image_id=spec.image_id, network_id=network_id, group_id=group_id)
+            if unknown:
+                fields = {field: [f"Unknown {field.removesuffix('_id')}."] for field in unknown}
+                raise BadInput(" ".join(unknown.values()), fields=fields) from exc
             raise
         # Nova answers a create with the server's id only; what else there is to know, the request
         # says (no GET: the caller's first look at the building server comes soon enough).
@@ -227,13 +230,25 @@ class OpenStackCompute(OpenStackBase):
         self._conn.compute.delete_keypair(name, ignore_missing=False)
 
 
-def _unknown_image(exc: Exception) -> bool:
-    """Whether Nova refused a server for its image: one the project cannot see ("Can not find
-    requested image", or "Image ... could not be found.") or an id that is none ("Invalid
-    imageRef provided.")."""
+def _unknown_inputs(exc: Exception, *, image_id: str, network_id: str, group_id: str | None) -> dict[str, str]:
+    """What of a create Nova refused because the project has no such thing, as {field: sentence}.
+    The image: one the project cannot see ("Can not find requested image", or "Image ... could
+    not be found.") or an id that is none ("Invalid imageRef provided."). The network ("Network
+    <id> could not be found.") and the security group, sent by id ("Unable to find security_group
+    with name or id '<id>'", Neutron's answer passed on; "Security group <id> not found."): told
+    by the id sent, so a stale one the caller kept is told apart from any other refusal."""
     if not isinstance(exc, sdk.CLIENT_ERRORS):
-        return False
+        return {}
     translated = sdk.translate(exc)
+    if not isinstance(translated, BadInput):
+        return {}
     said = translated.message.lower()
-    not_found = "not be found" in said or "not find" in said
-    return isinstance(translated, BadInput) and ("imageref" in said or ("image" in said and not_found))
+    not_found = any(words in said for words in ("not be found", "not find", "not found", "unable to find"))
+    unknown = {}
+    if "imageref" in said or ("image" in said and not_found):
+        unknown["image_id"] = f"There is no image {image_id} on this cloud."
+    if not_found and "network" in said and network_id.lower() in said:
+        unknown["network_id"] = f"There is no network {network_id} in this project."
+    if not_found and group_id and "security" in said and group_id.lower() in said:
+        unknown["firewall_id"] = f"There is no firewall {group_id} in this project."
+    return unknown

@@ -105,9 +105,8 @@ def _server_create(driver: CloudDriver, machine: Machine, key_name: str | None) 
     if network_id and (shared or not firewall):
         try:
             seen = create(network_id, shared.id if shared else None)
-        except BadInput as exc:
-            said = exc.message.lower()
-            if not ({"network_id", "firewall_id"} & set(exc.fields) or "network" in said or "security group" in said):
+        except BadInput as exc:  # the cloud no longer has the network or firewall kept: find them again
+            if not {"network_id", "firewall_id"} & set(exc.fields):
                 raise
     if seen is None:
         network = driver.tenant_network()

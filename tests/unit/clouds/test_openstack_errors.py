@@ -118,20 +118,31 @@ def test_a_cloud_that_never_answers_is_a_retryable_timeout():
         listener.close()
 
 
+NET = "5f1c2a4e-0000-4000-8000-00000000000a"
+GROUP = "9b7d1e3c-0000-4000-8000-00000000000b"
+
+
 @pytest.mark.parametrize(
-    ("exc", "unknown"),
+    ("exc", "fields"),
     [
-        (_http(400, "Can not find requested image"), True),  # what Nova says (the rig)
-        (_http(400, "Image 00000000-0000-0000-0000-000000000000 could not be found."), True),
-        (_http(400, "Invalid imageRef provided."), True),
-        (_http(400, "Invalid key_name provided."), False),
-        (_http(404, "Flavor x could not be found."), False),
-        (ValueError("Image x could not be found."), False),  # not the cloud's answer
+        (_http(400, "Can not find requested image"), {"image_id"}),  # what Nova says (the rig)
+        (_http(400, "Image 00000000-0000-0000-0000-000000000000 could not be found."), {"image_id"}),
+        (_http(400, "Invalid imageRef provided."), {"image_id"}),
+        (_http(400, f"Network {NET} could not be found."), {"network_id"}),  # NetworkNotFound
+        (_http(400, f"Unable to find security_group with name or id '{GROUP}'"), {"firewall_id"}),  # Neutron's
+        (_http(400, f"Security group {GROUP} not found."), {"firewall_id"}),  # SecurityGroupNotFound
+        (_http(400, "Network 11111111-0000-4000-8000-000000000000 could not be found."), set()),  # not the one sent
+        (_http(400, f"Network {NET} requires a subnet in order to boot instances on."), set()),
+        (_http(400, "Invalid key_name provided."), set()),
+        (_http(404, "Flavor x could not be found."), set()),
+        (ValueError(f"Network {NET} could not be found."), set()),  # not the cloud's answer
     ],
 )
-def test_nova_refusing_the_image_is_told_apart(exc, unknown):
-    """The OpenStack machine_create answers Nova's refusal of the image as BadInput naming
-    `image_id`, as every driver does (the contract suite checks it end to end)."""
-    from apps.clouds.openstack.compute import _unknown_image
+def test_nova_refusing_the_image_network_or_security_group_is_told_apart(exc, fields):
+    """The OpenStack machine_create answers Nova's refusal of the image, of the network or of the
+    security group it was given as BadInput naming `image_id`, `network_id` or `firewall_id`, as
+    every driver does (the contract suite checks it end to end; the create job finds the network
+    and shared firewall again on `network_id`/`firewall_id`)."""
+    from apps.clouds.openstack.compute import _unknown_inputs
 
-    assert _unknown_image(exc) is unknown
+    assert set(_unknown_inputs(exc, image_id="img", network_id=NET, group_id=GROUP)) == fields

@@ -5,6 +5,7 @@ with `job_run` (the code a worker runs)."""
 import pytest
 from django.contrib.contenttypes.models import ContentType
 
+from apps.catalogue.models import Catalogue
 from apps.clouds.errors import BadInput, QuotaExceeded
 from apps.clouds.local.services import local_fault_inject
 from apps.clouds.models import LocalMachine
@@ -99,6 +100,29 @@ def test_a_failed_build_ends_in_error_with_the_clouds_reason(physics, physicist,
     assert "Disk on fire." in job.error
     assert (machine.status, machine.task, machine.fault) == ("ERROR", "", "Disk on fire.")
     assert services.machine_actions(machine) == ["delete"]
+
+
+@pytest.mark.parametrize("stale", ["network", "firewall"])
+def test_a_create_finds_the_network_and_shared_firewall_again_when_the_cloud_no_longer_has_those_kept(
+    physics, physicist, ubuntu, small, stale
+):
+    """The catalogue keeps the project's network and shared firewall for creates; when the cloud
+    refuses the one kept (BadInput naming `network_id` or `firewall_id`: deleted on the cloud), the
+    job finds them again, keeps those, and the machine is made."""
+    assert run_latest(create(physics, physicist, ubuntu, small, name="first")).state == Job.State.SUCCEEDED
+    kept = Catalogue.objects.filter(tenancy=physics).values("network", "firewall").get()
+    assert kept["network"]["id"]
+    assert kept["firewall"]["id"]
+    gone = {**(kept["network"] if stale == "network" else kept["firewall"]), "id": "deleted-on-the-cloud"}
+    Catalogue.objects.filter(tenancy=physics).update(**{stale: gone})
+
+    machine = create(physics, physicist, ubuntu, small, name="second")
+    job = run_latest(machine)
+
+    assert job.state == Job.State.SUCCEEDED, job.error
+    machine.refresh_from_db()
+    assert (machine.status, machine.firewall_shared) == ("ACTIVE", True)
+    assert Catalogue.objects.filter(tenancy=physics).values("network", "firewall").get() == kept
 
 
 def test_stop_start_restart_and_the_state_rules(physics, physicist, ubuntu, small):
