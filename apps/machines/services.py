@@ -34,6 +34,7 @@ from apps.jobs.models import Job
 from apps.tenancies.models import Tenancy
 
 from .models import ExternalIp, FirewallRule, Machine, Volume, firewall_rule_words
+from .quotas import shared_firewall_wanted
 
 S = dto.MachineStatus
 #: A row a job works on (and whose task it sets).
@@ -108,7 +109,7 @@ def machine_create(
         wanted={
             "machines": 1,
             # New machines share one firewall (a security group) per tenancy: the first one makes it.
-            "firewalls": int(catalogue.capabilities.firewall and not catalogue.firewall),
+            "firewalls": shared_firewall_wanted(tenancy),
             "cpus": size["cpus"],
             "ram_mb": size["ram_mb"],
             "external_ips": int(external_ip),

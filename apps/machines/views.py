@@ -46,6 +46,7 @@ from .forms import (
     VolumeCreateForm,
 )
 from .models import ExternalIp, Machine, Volume
+from .quotas import shared_firewall_wanted
 
 CONSOLE_LOG_LINES = 200
 
@@ -155,9 +156,10 @@ def _quota_rows(quotas: list[dto.Quota], wanted: dict[str, int]) -> list[dict[st
     return rows
 
 
-def _wanted(form: MachineCreateForm) -> dict[str, int]:
+def _wanted(tenancy: Tenancy, form: MachineCreateForm) -> dict[str, int]:
+    """What the machine asked so far takes, as the create request counts it (`services.machine_create`)."""
     size = form.selected_size()
-    wanted = {"machines": 1}
+    wanted = {"machines": 1, "firewalls": shared_firewall_wanted(tenancy)}
     if size:
         wanted.update(cpus=size["cpus"], ram_mb=size["ram_mb"])
     if form.data.get("external_ip"):
@@ -170,7 +172,7 @@ def _quota_context(tenancy: Any, form: MachineCreateForm, user: User) -> dict[st
         quotas = quotas_current(tenancy=tenancy, user=user)
     except CloudError as exc:
         return {"quota_rows": [], "quota_error": exc.message}
-    rows = _quota_rows(quotas, _wanted(form))
+    rows = _quota_rows(quotas, _wanted(tenancy, form))
     return {"quota_rows": rows, "quota_over": any(row["over"] for row in rows)}
 
 

@@ -2,6 +2,8 @@
 per tenancy (the local cloud counts them as Neutron does: 10 by default, the shared one included);
 a machine gets a group of its own when its rules first change, and the page says what that costs."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -47,6 +49,33 @@ def test_more_machines_than_the_security_group_quota_each_get_a_firewall(physics
         ]
     assert groups(physics) == (1, 10)
     assert groups_on_cloud(physics) == 1
+
+
+def test_the_shared_firewall_the_first_machine_makes_is_counted_once_until_made(
+    physics, physicist, physicist_client, ubuntu, small
+):
+    """No create has found or made the tenancy's shared firewall yet: the create form's projection
+    counts its security group, the first request takes it (Atrium's rows count it while the machine
+    is on its way), a second request does not take it again, and once the first job has it the
+    cloud's reading counts it (the local cloud's is always there, as Neutron's `default` group is)."""
+    panel = reverse("machines:machine-create-quotas", args=[physics.pk])
+
+    def projected() -> str:
+        html = physicist_client.get(panel, {"size": small}).content.decode()
+        row = html.split('data-quota="firewalls"')[1].split("</span>")[1]  # "used → after of limit"
+        return " ".join(re.sub(r"<[^>]+>", " ", row).split())
+
+    assert groups(physics) == (1, 10)
+    assert projected() == "1 → 2 of 10"
+    first = services.machine_create(tenancy=physics, user=physicist, name="first", image_id=ubuntu, size_id=small)
+    assert groups(physics) == (2, 10)
+    assert projected() == "2 of 10"  # joins the shared firewall the first one makes
+    second = services.machine_create(tenancy=physics, user=physicist, name="second", image_id=ubuntu, size_id=small)
+    assert groups(physics) == (2, 10)
+    for started in (first, second):
+        job_run(started.job.pk)
+    assert groups(physics) == (1, 10)
+    assert projected() == "1 of 10"
 
 
 def test_a_change_gives_the_machine_its_own_group_and_the_page_says_so_first(
