@@ -27,6 +27,7 @@ from apps.core.names import name_clean
 from apps.core.resources.services import (
     Started,
     observe,
+    page_changed,
     row_act,
     row_create,
 )
@@ -243,7 +244,10 @@ def _attach(
     if machine.tenancy_id != row.tenancy_id:
         raise BadInput("That machine is not in this tenancy.", fields={"machine_id": ["Unknown machine."]})
     params = {"machine": machine.pk}
-    return row_act(row, kind=kind, task="attaching", user=user, check=check, busy=busy, params=params).job
+    job = row_act(row, kind=kind, task="attaching", user=user, check=check, busy=busy, params=params).job
+    # The machine's page lists the job at once (the row names the machine only once the job has attached it).
+    page_changed(Machine, machine.pk, tenancy_id=machine.tenancy_id)
+    return job
 
 
 def _detach(row: ExternalIp | Volume, *, kind: str, user: User, check: Callable[[Any], None], busy: str) -> Job:

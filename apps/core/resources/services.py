@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from apps.core.errors import Conflict
@@ -38,16 +39,23 @@ def changed(obj: CloudResource, *, created: bool = False, pk: int | None = None)
     """Tell the tenancy's open pages that this row changed (after the transaction commits).
     For a row just deleted (Django has cleared its pk) pass the `pk` it had. The rows whose
     pages show this one (its live declaration's `parents`: a volume's machine, and the one it
-    just left) re-render too, and pages that poll see them changed."""
-    tenancy_id = obj.tenancy_id
-    changes = [(obj._meta.model_name or "", pk if pk is not None else obj.pk, created)]
-    for parent, name, parent_id in live_parents(obj):
-        parent._default_manager.filter(pk=parent_id).update(updated_at=timezone.now())
-        changes.append((name, parent_id, False))
-    for name, object_id, new in changes:
-        transaction.on_commit(
-            partial(resource_changed_publish, tenancy_id=tenancy_id, resource=name, object_id=object_id, created=new)
-        )
+    just left) re-render too (`page_changed`)."""
+    tenancy_id, name, object_id = obj.tenancy_id, obj._meta.model_name or "", pk if pk is not None else obj.pk
+    transaction.on_commit(
+        partial(resource_changed_publish, tenancy_id=tenancy_id, resource=name, object_id=object_id, created=created)
+    )
+    for parent, _, parent_id in live_parents(obj):
+        page_changed(parent, parent_id, tenancy_id=tenancy_id)
+
+
+def page_changed(model: type[Model], pk: int, *, tenancy_id: int) -> None:
+    """Tell the open pages of a row that something they show with it changed though the row did
+    not (a volume attached to it, a job started for it): they re-render it after the transaction
+    commits, and pages that poll see it changed."""
+    model._default_manager.filter(pk=pk).update(updated_at=timezone.now())
+    transaction.on_commit(
+        partial(resource_changed_publish, tenancy_id=tenancy_id, resource=model._meta.model_name or "", object_id=pk)
+    )
 
 
 def task_set(obj: CloudResource, task: str) -> None:

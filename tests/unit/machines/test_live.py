@@ -1,14 +1,18 @@
 """The machine list and page stay live over the tenancy websocket (real ASGI app,
 the configured channel layer: Redis, or the in-memory one with database polling)."""
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from apps.machines import services
+from apps.machines.models import Machine
 from tests.sockets import live_path, opened, receive_until, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,6 +74,52 @@ def test_the_machine_page_shows_a_new_job_as_it_is_asked_for(physics, physicist,
         assert rule.description in html  # and the rule, being added
 
     async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize(
+    ("what", "label"),
+    [
+        ("volume attach", "Attach volume"),
+        ("volume detach", "Detach volume"),
+        ("IP attach", "Attach external IP"),
+        ("IP detach", "Detach external IP"),
+    ],
+)
+def test_the_machine_page_shows_a_new_job_of_its_attachments_as_it_is_asked_for(
+    physics, physicist, machine, volume, what, label
+):
+    """An attach names the machine only in its job until the cloud has attached (a detach starts
+    on a row that names it): the machine's page gains either job as it is asked for."""
+    cookie = session_cookie(physicist)
+    ip = services.external_ip_allocate(tenancy=physics, user=physicist).row
+    job_run(Job.objects.latest("pk").pk)
+    ip.refresh_from_db()
+    if what.endswith("detach"):
+        if what.startswith("volume"):
+            job_run(services.volume_attach(volume=volume, machine=machine, user=physicist).pk)
+        else:
+            job_run(services.external_ip_attach(ip=ip, machine=machine, user=physicist).pk)
+        volume.refresh_from_db()
+        ip.refresh_from_db()
+    # The machine last changed a while ago (a page polling the database sees no change of it but the job's).
+    Machine.objects.filter(pk=machine.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    start = {
+        "volume attach": lambda: services.volume_attach(volume=volume, machine=machine, user=physicist),
+        "volume detach": lambda: services.volume_detach(volume=volume, user=physicist),
+        "IP attach": lambda: services.external_ip_attach(ip=ip, machine=machine, user=physicist),
+        "IP detach": lambda: services.external_ip_detach(ip=ip, user=physicist),
+    }[what]
+
+    async def scenario() -> tuple[Job, str]:
+        async with opened(f"/ws/tenancies/{physics.pk}/?machine={machine.pk}", cookie) as page:
+            job = await sync_to_async(start)()
+            html = await receive_until(page, 'id="machine-jobs"')
+            return job, html.split('id="machine-jobs"')[1]
+
+    job, jobs = async_to_sync(scenario)()
+    newest = jobs.split('id="job-row-')[1]  # the top row of the machine's jobs
+    assert newest.startswith(f'{job.pk}"')
+    assert label in newest.split("</tr>")[0]
 
 
 def test_a_machine_deleted_before_the_page_connects_still_leaves_the_list(physics, physicist, ubuntu, small):
