@@ -22,7 +22,7 @@ from .context import JobCancelled, JobContext, JobWaits, JobWatcher
 from .events import job_changed_publish
 from .models import Job, JobLogLine, json_safe
 from .registry import DATABASE_GONE, is_retryable, kind_get
-from .services import _log, job_enqueue_on_commit, job_finish
+from .services import LOOK_PRIORITY, _log, job_enqueue_on_commit, job_finish
 from .watch import watch_arm
 
 logger = logging.getLogger("apps.jobs.runner")
@@ -80,7 +80,7 @@ def _look_later(job: Job, waits: JobWaits, *, enqueue: bool) -> bool:
         if queued and enqueue:
             if watch:
                 watch_arm(tenancy_id=job.tenancy_id, family=watch["family"])
-            job_enqueue_on_commit(job_id=job.pk, run_after=look_at, look=True)
+            job_enqueue_on_commit(job_id=job.pk, run_after=look_at, priority=LOOK_PRIORITY)
     return bool(queued)
 
 

@@ -69,9 +69,13 @@ def _lock_acquire(job: Job) -> bool:
 #: looks that are due. Without it a burst of creates queued behind the looks of the builds in flight
 #: (the database backend orders by priority, then run_after, which a fresh job has none of).
 LOOK_PRIORITY = -10
+#: The task priority of a look the tenancy's cloud watcher asked for (apps.jobs.watch): the thing the
+#: job waits for changed, so the job is likely to end (a build the user waits for turned active).
+#: Above new work: a burst of creates, each held by the cloud's slow answer, must not delay it.
+WAKE_PRIORITY = 5
 
 
-def _enqueue_now(job_id: int, run_after: datetime | None = None, *, look: bool = False) -> None:
+def _enqueue_now(job_id: int, run_after: datetime | None = None, *, priority: int = 0) -> None:
     """Hand "run job N" to the task backend. When the backend cannot take it (Redis
     restarting), the job is marked unsent (no task id) and the workers' sweep
     (`jobs_requeue_lost`) hands it over again soon; the job's row already says what
@@ -79,8 +83,8 @@ def _enqueue_now(job_id: int, run_after: datetime | None = None, *, look: bool =
     from .tasks import run_job
 
     task = run_job.using(queue_name=settings.ATRIUM_JOB_QUEUE)
-    if look and task.get_backend().supports_priority:  # Redis (rq) queues have no priorities
-        task = task.using(priority=LOOK_PRIORITY)
+    if priority and task.get_backend().supports_priority:  # Redis (rq) queues have no priorities
+        task = task.using(priority=priority)
     if run_after is not None:
         task = task.using(run_after=run_after)
     try:
@@ -92,11 +96,12 @@ def _enqueue_now(job_id: int, run_after: datetime | None = None, *, look: bool =
     Job.objects.filter(pk=job_id).update(task_id=str(result.id))
 
 
-def job_enqueue_on_commit(*, job_id: int, run_after: datetime | None = None, look: bool = False) -> None:
+def job_enqueue_on_commit(*, job_id: int, run_after: datetime | None = None, priority: int = 0) -> None:
     """Hand the job to the task backend once the current transaction commits
     (at once outside one), so a worker never looks for a row not yet visible.
-    `look`: the job waits for the cloud and this run only looks (LOOK_PRIORITY)."""
-    transaction.on_commit(lambda: _enqueue_now(job_id, run_after, look=look))
+    `priority`: LOOK_PRIORITY for a job that waits for the cloud and whose run only looks,
+    WAKE_PRIORITY for one the cloud watcher wakes."""
+    transaction.on_commit(lambda: _enqueue_now(job_id, run_after, priority=priority))
 
 
 @transaction.atomic
@@ -394,7 +399,8 @@ def jobs_requeue_lost(*, now: datetime | None = None) -> list[Job]:
                 continue
             _log(job.pk, "No worker took this job for a while; handed to the task backend again.")
             look_at = job.next_look_at if job.next_look_at and job.next_look_at > now else None
-            job_enqueue_on_commit(job_id=job.pk, run_after=look_at, look=job.next_look_at is not None)
+            priority = LOOK_PRIORITY if job.next_look_at is not None else 0
+            job_enqueue_on_commit(job_id=job.pk, run_after=look_at, priority=priority)
         requeued.append(job)
     return requeued
 

@@ -162,7 +162,8 @@ def watch_round(watch_id: int) -> str:
         if not _waiting(watch).exists():
             CloudWatch.objects.filter(pk=watch_id).update(due_at=None, claimed_at=None)
             return f"woke {woken} of {len(jobs)}; nothing waits now"
-        _schedule(watch, timezone.now() + timedelta(seconds=settings.ATRIUM_WATCH_INTERVAL))
+        # Rounds start ATRIUM_WATCH_INTERVAL apart (a slow listing does not stretch that), one at a time.
+        _schedule(watch, max(timezone.now(), now + timedelta(seconds=settings.ATRIUM_WATCH_INTERVAL)))
     return f"woke {woken} of {len(jobs)}"
 
 
@@ -171,12 +172,12 @@ JOB_FIELDS = ("pk", "tenancy_id", "requested_by", "progress", "watch", "waiting_
 
 def _wake(job: Job) -> int:
     """The job's thing changed: it looks now (if it still waits for a later look)."""
-    from .services import job_enqueue_on_commit
+    from .services import WAKE_PRIORITY, job_enqueue_on_commit
 
     now = timezone.now()
     if not Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, next_look_at__gt=now).update(next_look_at=now):
         return 0
-    job_enqueue_on_commit(job_id=job.pk, look=True)
+    job_enqueue_on_commit(job_id=job.pk, priority=WAKE_PRIORITY)
     return 1
 
 

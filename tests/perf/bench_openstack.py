@@ -505,6 +505,7 @@ def run(bench: BenchProject, tmp_path: Path) -> None:
                 finally:
                     watcher.stop()
             report_builds(bench, built)
+            report_tasks()
             report_lists(bench, tenancy, user, api, url + base)
             report_syncs(bench, tenancy, user)
             report_one_create(bench, tenancy, user, image["id"], size["id"])
@@ -552,6 +553,26 @@ def report_builds(bench: BenchProject, built: list[Built]) -> None:
         "  Atrium's: the POST's start, the job's started_at, and this benchmark's 0.1 s poll of the rows\n"
         "  (from the first POST on, in a thread of its own)."
     )
+
+
+def report_tasks() -> None:
+    """Where the workers' time went during the builds: each task the backend ran (runs of jobs,
+    looks included; rounds of the tenancy's cloud watcher), how long it held a worker, and what
+    it ended with."""
+    from django_tasks_db.models import DBTaskResult
+
+    print("\nTasks the workers ran meanwhile (database backend):")
+    for path in sorted(set(DBTaskResult.objects.values_list("task_path", flat=True))):
+        tasks = DBTaskResult.objects.filter(task_path=path, finished_at__isnull=False)
+        busy = [seconds(t.finished_at, t.started_at) or 0.0 for t in tasks]
+        said = [str(t.return_value) for t in tasks]
+        outcomes = Counter(text.split(":")[0].split(" ")[0] for text in said)
+        woken = sum(int(text.split()[1]) for text in said if text.startswith("woke "))
+        print(
+            f"  {path.rsplit('.', 1)[-1]:<12} {len(busy):>5} runs, {sum(busy):7.1f} s of workers' time"
+            f" (p50 {statistics.median(busy) if busy else 0:.2f} s, max {max(busy, default=0):.2f} s);"
+            f" ended: {dict(outcomes.most_common(6))}" + (f", jobs woken: {woken}" if woken else "")
+        )
 
 
 def report_lists(bench: BenchProject, tenancy: Tenancy, user: Any, api: requests.Session, list_url: str) -> None:

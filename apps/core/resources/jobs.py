@@ -85,6 +85,7 @@ def wait(
     expected: float = 20.0,
     progress: tuple[float, float] | None = None,
     watch: tuple[str, str] | None = None,
+    seen: T | None = None,
 ) -> T:
     """Wait for the cloud until `done(poll())`, holding no worker meanwhile: each run of the job
     looks once (`poll`) and, if the cloud is not there yet, raises JobWaits, so the runner queues
@@ -97,7 +98,9 @@ def wait(
     moves across `progress` (from, to; by default the current stage's share of the job) as
     `expected` seconds pass. `watch` (a family declared with `apps.jobs.watch.watch_family`, and
     the thing's cloud id): where workers run the job, the tenancy's watcher follows the thing
-    between looks, and the job looks again as soon as it changes (see apps.jobs.watch)."""
+    between looks, and the job looks again as soon as it changes (see apps.jobs.watch); `seen`:
+    what the call that started the change answered, for the watcher to compare with when the
+    wait does not look first."""
     timeout = timeout if timeout is not None else settings.ATRIUM_MACHINE_TIMEOUT
     job, now = ctx.job, timezone.now()
     resumed = job.waiting_for == what[:200] and job.waiting_since is not None
@@ -123,7 +126,8 @@ def wait(
     # Where the job is while the cloud works (`progress_across`), never back from what it showed;
     # the runner records it with the wait, and the watcher moves it on between looks.
     moved = max(float(ctx.job.progress), progress_across(span, elapsed, expected))
-    followed = {**watched(*watch, seen), "span": span, "expected": expected} if watch and looked else None
+    known = looked or seen is not None
+    followed = {**watched(*watch, seen), "span": span, "expected": expected} if watch and known else None
     raise JobWaits(what, since, min(every, max(first, elapsed / 2)), progress=moved, watch=followed)
 
 

@@ -52,8 +52,9 @@ BUILD_EXPECTED, ACTION_EXPECTED, ADDRESS_EXPECTED = 15.0, 5.0, 3.0
 
 
 def server_state(seen: dto.Machine | None) -> str:
-    """What the tenancy's watcher compares of a server a job waits for: its status and addresses."""
-    return GONE if seen is None else f"{seen.status.value} {seen.internal_ip or '-'} {seen.external_ip or '-'}"
+    """What the tenancy's watcher compares of a server a job waits for: its status and external
+    address (what the machine jobs wait for; an internal address coming during a build is not)."""
+    return GONE if seen is None else f"{seen.status.value} {seen.external_ip or '-'}"
 
 
 def _servers(tenancy: Tenancy, user: User | None) -> dict[str, str]:
@@ -76,9 +77,11 @@ def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: 
             machine_observe(machine=machine, seen=seen)
         return seen
 
-    seen = wait(ctx, what, poll, lambda m: not m.status.is_transitional, watch=(SERVERS, machine.cloud_id), **waiting)
-    machine_observe(machine=machine, seen=seen)
-    return seen
+    settled: dto.Machine = wait(
+        ctx, what, poll, lambda m: not m.status.is_transitional, watch=(SERVERS, machine.cloud_id), **waiting
+    )
+    machine_observe(machine=machine, seen=settled)
+    return settled
 
 
 def _server_create(driver: CloudDriver, machine: Machine, key_name: str | None) -> dto.Machine:
@@ -164,6 +167,7 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
     if not machine.cloud_id:
         machine.status, machine.fault = S.BUILD, ""
         task_set(machine, "building")
+    created: dto.Machine | None = None  # what the cloud answered the create, in the run that asked
     with clearing_task(machine):
         if not ctx.done("Create server"):  # run again after a wait: the server is made
             with ctx.stage("Create server"):
@@ -189,11 +193,13 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
                             raise
                         ctx.log(f"The cloud accepted {machine.name} as server {seen.id}.")
                     machine_observe(machine=machine, seen=seen)
+                    created = seen
                 ctx.progress(30)
         if not ctx.done("Wait until active"):
             with ctx.stage("Wait until active"):
                 # Between looks the job holds no worker; its progress moves from 30 to 80 meanwhile.
-                building = {"look_now": False, "expected": BUILD_EXPECTED, "progress": (30, 80)}
+                # The watcher compares the building server with what the create's answer said.
+                building = {"look_now": False, "expected": BUILD_EXPECTED, "progress": (30, 80), "seen": created}
                 seen = _wait_machine(ctx, driver, machine, f"Building {machine.name}", **building)
                 if seen.status != S.ACTIVE:
                     raise InvalidOperation(

@@ -34,6 +34,9 @@ def test_a_build_gives_the_worker_back_and_looks_again_when_due_without_spending
 ):
     settings.ATRIUM_WAIT_FIRST_LOOK = 5
     settings.ATRIUM_MACHINE_POLL_INTERVAL = 30
+    # The tenancy's watcher follows the build (tests/unit/machines/test_watch.py); on its own, the
+    # job looks after this long.
+    settings.ATRIUM_WATCH_BACKSTOP = 5
     job = new_build(physics, physicist, ubuntu, small)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -132,11 +135,12 @@ def test_a_new_job_is_taken_before_the_looks_that_are_due(
     building = new_build(physics, physicist, ubuntu, small)
     with django_capture_on_commit_callbacks(execute=True):
         assert job_run(building.pk, requeue_waits=True) == "waiting"
-    DBTaskResult.objects.filter(args_kwargs__args=[building.pk]).update(run_after=timezone.now() - timedelta(seconds=5))
+    runs = DBTaskResult.objects.filter(task_path="apps.jobs.tasks.run_job")
+    runs.filter(args_kwargs__args=[building.pk]).update(run_after=timezone.now() - timedelta(seconds=5))
     with django_capture_on_commit_callbacks(execute=True):
         services.machine_create(tenancy=physics, user=physicist, name="next", image_id=ubuntu, size_id=small)
     fresh = Job.objects.latest("pk")
-    ready = [task.args_kwargs["args"] for task in DBTaskResult.objects.ready()]
+    ready = [task.args_kwargs["args"] for task in runs.ready()]
     assert sorted(ready) == sorted([[building.pk], [fresh.pk]])  # both are due
     assert ready[0] == [fresh.pk]  # the worker takes the new create first
 

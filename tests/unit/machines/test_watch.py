@@ -174,3 +174,31 @@ def test_a_server_gone_wakes_the_job_waiting_for_it(slow_cloud, physics, physici
     (job,) = waiting_builds(physics, physicist, ubuntu, small, 1)
     LocalMachine.objects.filter(uid=Machine.objects.get(pk=job.target_id).cloud_id).delete()
     assert round_now(physics) == "woke 1 of 1"
+
+
+def test_a_build_is_watched_from_the_create_answer_on(settings, slow_cloud, physics, physicist, ubuntu, small):
+    """The run that asks for the server does not look at it: the watcher compares with what the
+    cloud answered the create, so no look is spent before the build has changed."""
+    settings.ATRIUM_WATCH_BACKSTOP = 30
+    services.machine_create(tenancy=physics, user=physicist, name="fresh", image_id=ubuntu, size_id=small)
+    job = Job.objects.latest("pk")
+    assert job_run(job.pk, requeue_waits=True) == "waiting"
+    job.refresh_from_db()
+    assert job.watch is not None
+    assert job.watch["seen"] == "BUILD -"
+    assert job.next_look_at is not None
+    assert (job.next_look_at - timezone.now()).total_seconds() > 29
+
+
+def test_a_woken_look_is_taken_before_new_work(
+    slow_cloud, physics, physicist, ubuntu, small, django_capture_on_commit_callbacks
+):
+    (job,) = waiting_builds(physics, physicist, ubuntu, small, 1)
+    LocalMachine.objects.filter(uid=Machine.objects.get(pk=job.target_id).cloud_id).update(settles_at=timezone.now())
+    DBTaskResult.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert round_now(physics) == "woke 1 of 1"
+        services.machine_create(tenancy=physics, user=physicist, name="next", image_id=ubuntu, size_id=small)
+    fresh = Job.objects.latest("pk")
+    ready = [task.args_kwargs["args"] for task in DBTaskResult.objects.ready() if task.task_path.endswith("run_job")]
+    assert ready == [[job.pk], [fresh.pk]]  # the build that turned active ends before the next one starts
