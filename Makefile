@@ -9,6 +9,8 @@ PORT   ?= 8000
 BIN     = $(VENV)/bin
 MANAGE  = $(BIN)/python manage.py
 STAMP   = $(VENV)/.installed
+# What `make install` writes for Atrium's Terraform provider (see the rule below).
+TF_PROVIDER = var/terraformrc
 
 # Databases the suite runs on in `make test` (PostgreSQL and SQLite) and the
 # Redis used for the channel layer in the PostgreSQL run.
@@ -32,7 +34,14 @@ serve:
 
 SUPERVISE = mkdir -p var && PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) PORT=$(PORT) $(BIN)/supervisord -c supervisord.conf
 
-install: $(STAMP)
+install: $(STAMP) $(TF_PROVIDER)
+
+## Atrium's own Terraform provider (apps/platforms/provider) as a filesystem mirror in
+## var/terraform-plugins, and var/terraformrc, the CLI configuration to run Terraform with
+## (TF_CLI_CONFIG_FILE). Made again only when the provider's code or the environment changed.
+$(TF_PROVIDER): $(STAMP) $(wildcard apps/platforms/provider/*.py)
+	$(BIN)/python -m apps.platforms.provider.install var
+	@touch $@
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
