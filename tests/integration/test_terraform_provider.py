@@ -86,7 +86,12 @@ class Terraform:
         self.workdir, self.env = workdir, env
 
     def __call__(self, *args: str) -> str:
-        done = subprocess.run(
+        done = self.run(*args)
+        assert done.returncode == 0, f"terraform {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             ["terraform", *args, "-no-color"],
             cwd=self.workdir,
             env=self.env,
@@ -95,8 +100,6 @@ class Terraform:
             timeout=120,
             check=False,
         )
-        assert done.returncode == 0, f"terraform {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
 
     def vars(self, **values: object) -> tuple[str, ...]:
         return tuple(
@@ -134,6 +137,22 @@ def test_apply_update_replace_destroy(tenancy, terraform):
     asked = {"tenancy": tenancy.pk, "size": small, "image": image, "attach": True}
 
     terraform("init", "-input=false")
+    # What the provider refuses before anything is made: an unknown tenancy, a rule's address not
+    # written as the network every cloud stores (it would never match the state).
+    refused = terraform.run("plan", "-input=false", *terraform.vars(**asked | {"tenancy": 999999}))
+    assert refused.returncode == 1
+    assert "Atrium has no tenancy 999999" in " ".join(refused.stderr.split())
+    (terraform.workdir / "main.tf").write_text(
+        (terraform.workdir / "main.tf")
+        .read_text()
+        .replace("port_min   = 8888", 'port_min = 8888\nremote_cidr = "10.0.0.7"')
+    )
+    refused = terraform.run("plan", "-input=false", *terraform.vars(**asked))
+    assert refused.returncode == 1
+    assert "Write the remote range as 10.0.0.7/32." in " ".join(refused.stderr.split())
+    (terraform.workdir / "main.tf").write_text(MODULE % {"source": SOURCE})
+    assert not Machine.objects.filter(tenancy=tenancy).exists()
+
     terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
 
     machine = Machine.objects.get(tenancy=tenancy, name="node")
