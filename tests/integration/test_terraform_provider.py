@@ -173,19 +173,11 @@ def test_apply_update_replace_destroy(tenancy, terraform):
     assert outputs["internal_ip"]["value"] == machine.internal_ip
     assert outputs["device"]["value"] == "/dev/vdb"
 
-    # In place: the volume is detached (planned as one change, nothing made or destroyed).
-    asked["attach"] = False
-    assert "Plan: 0 to add, 1 to change, 0 to destroy." in terraform("plan", "-input=false", *terraform.vars(**asked))
-    terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
-    volume.refresh_from_db()
-    assert (volume.machine, volume.status, volume.device) == (None, "AVAILABLE", "")
-    assert LocalVolume.objects.get(**cloud, uid=volume.cloud_id).machine is None
-
     # Replaced: no cloud resizes a machine here, so a new size is a new machine; its rule is
-    # made again on it, and the external IP moves to it in place.
+    # made again on it, and the volume and the external IP move to it in place.
     asked["size"] = medium
     plan = terraform("plan", "-input=false", *terraform.vars(**asked))
-    assert "Plan: 2 to add, 1 to change, 2 to destroy." in plan, plan
+    assert "Plan: 2 to add, 2 to change, 2 to destroy." in plan, plan
     terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
     new = Machine.objects.get(tenancy=tenancy, name="node")
     assert (new.size_name, new.status) == ("medium", "ACTIVE")
@@ -194,8 +186,20 @@ def test_apply_update_replace_destroy(tenancy, terraform):
     ip.refresh_from_db()
     assert ip.machine == new
     assert new.external_ip == ip.address
+    volume.refresh_from_db()
+    assert (volume.machine, volume.status) == (new, "IN_USE")
+    assert LocalVolume.objects.filter(**cloud, uid=volume.cloud_id, machine__uid=new.cloud_id).exists()
     assert FirewallRule.objects.filter(machine=new, port_min=8888).count() == 1
     assert Machine.objects.filter(tenancy=tenancy).count() == 1
+
+    # In place: the volume is detached (planned as one change, nothing made or destroyed).
+    asked["attach"] = False
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in terraform("plan", "-input=false", *terraform.vars(**asked))
+    terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
+    volume.refresh_from_db()
+    assert (volume.machine, volume.status, volume.device) == (None, "AVAILABLE", "")
+    assert LocalVolume.objects.get(**cloud, uid=volume.cloud_id).machine is None
+    assert "No changes." in terraform("plan", "-input=false", *terraform.vars(**asked))
 
     terraform("destroy", "-auto-approve", "-input=false", *terraform.vars(**asked))
     for model in (Machine, Volume, ExternalIp, FirewallRule):
