@@ -6,13 +6,14 @@ that points Terraform at it.
   Python (absolute paths: Terraform runs it from a copy in each module's `.terraform/`);
 - `VAR_DIR/terraform-plugins/`: the mirror (`tf.runner.install_provider`);
 - `VAR_DIR/terraformrc`: the configuration to give Terraform as TF_CLI_CONFIG_FILE: Atrium's
-  provider from the mirror, other providers from /opt/tf-plugins where it exists (this machine
-  kind's AWS provider), none from the registry for Atrium's host.
+  provider from the mirror, the providers /opt/tf-plugins holds (this machine kind's AWS
+  provider) from there, any other from the registry.
 Running it again rewrites the same files.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -41,12 +42,24 @@ def provider_install(var_dir: Path, *, python: str | None = None) -> Path:
     return config
 
 
-def cli_config(plugins: Path) -> str:
-    mirrors = [f'  filesystem_mirror {{\n    path    = "{plugins}"\n    include = ["{HOST}/*/*"]\n  }}\n']
-    if SYSTEM_MIRROR.is_dir():
-        mirrors.append(f'  filesystem_mirror {{\n    path    = "{SYSTEM_MIRROR}"\n    exclude = ["{HOST}/*/*"]\n  }}\n')
-    direct = f'  direct {{\n    exclude = ["{HOST}/*/*"]\n  }}\n'
-    return "provider_installation {\n" + "".join(mirrors) + direct + "}\n"
+def cli_config(plugins: Path, system_mirror: Path = SYSTEM_MIRROR) -> str:
+    """Atrium's provider from `plugins` only; the providers `system_mirror` holds from there only
+    (Terraform asks every method a provider matches, and fails when the registry cannot be
+    reached); any other from the registry."""
+    ours = f"{HOST}/*/*"
+    local = sorted(
+        "/".join(path.relative_to(system_mirror).parts) for path in system_mirror.glob("*/*/*") if path.is_dir()
+    )
+    blocks = [_method("filesystem_mirror", path=str(plugins), include=[ours])]
+    if local:
+        blocks.append(_method("filesystem_mirror", path=str(system_mirror), include=local))
+    blocks.append(_method("direct", exclude=[ours, *local]))
+    return "provider_installation {\n" + "".join(blocks) + "}\n"
+
+
+def _method(kind: str, **settings: str | list[str]) -> str:
+    lines = [f"    {name} = {json.dumps(value)}" for name, value in settings.items()]
+    return f"  {kind} {{\n" + "\n".join(lines) + "\n  }\n"
 
 
 def _write(path: Path, text: str) -> None:
