@@ -173,11 +173,14 @@ def test_apply_update_replace_destroy(tenancy, terraform):
     assert outputs["internal_ip"]["value"] == machine.internal_ip
     assert outputs["device"]["value"] == "/dev/vdb"
 
-    # Replaced: no cloud resizes a machine here, so a new size is a new machine; its rule is
-    # made again on it, and the volume and the external IP move to it in place.
+    # A rule removed on the cloud, outside Terraform, leaves the state at the next refresh.
+    LocalFirewallRule.objects.filter(machine__uid=machine.cloud_id, port_min=8888).delete()
+    # Replaced: no cloud resizes a machine here, so a new size is a new machine; the rule is
+    # made on it (only made: it was gone), and the volume and the external IP move to it in place.
     asked["size"] = medium
     plan = terraform("plan", "-input=false", *terraform.vars(**asked))
-    assert "Plan: 2 to add, 2 to change, 2 to destroy." in plan, plan
+    assert "Plan: 2 to add, 2 to change, 1 to destroy." in plan, plan
+    assert not FirewallRule.objects.filter(machine=machine, port_min=8888).exists()
     terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
     new = Machine.objects.get(tenancy=tenancy, name="node")
     assert (new.size_name, new.status) == ("medium", "ACTIVE")

@@ -99,7 +99,7 @@ class ExternalIpResource(AtriumResource):
 
     @reported(keep_prior=True)
     def update(self, ctx: Any, current: State, planned: State) -> State | None:
-        ip = ExternalIp.objects.get(tenancy=self.tenancy, cloud_id=current["id"])
+        ip = self.row_of(ExternalIp, current["id"])
         try:
             seen = self._attach(ip, self._cloud(current["id"]), planned.get("machine_id"))
         finally:

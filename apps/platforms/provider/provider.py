@@ -119,6 +119,14 @@ class AtriumResource(Resource):  # type: ignore[misc]
         """Atrium's row of the tenancy for the cloud's `cloud_id` (None: Atrium has none)."""
         return model._default_manager.filter(tenancy=self.tenancy, cloud_id=cloud_id).first()
 
+    def row_of(self, model: type[R], cloud_id: str) -> R:
+        """Atrium's row for a resource in the state; one missing (deleted by hand) is said so."""
+        row = self.row(model, cloud_id)
+        if row is None:
+            what = model._meta.verbose_name
+            raise ApplicationError(f"Atrium has no {what} {cloud_id} in {self.tenancy.name}: refresh, or remove it.")
+        return row
+
     def refreshed(
         self, model: type[R], cloud_id: str, look: Callable[[], T], store: Callable[[R, T], object]
     ) -> T | None:
@@ -138,9 +146,10 @@ class AtriumResource(Resource):  # type: ignore[misc]
 
 def reported(*, keep_prior: bool) -> Callable[[F], F]:
     """Run a resource operation in its turn, with what Atrium raises (a cloud's refusal, a bad
-    request) reported to Terraform as an error diagnostic. The state then answered: the prior
-    state (`keep_prior`: a read, update or delete that failed leaves the resource as it was) or
-    none (a create that made nothing)."""
+    request) reported to Terraform as an error diagnostic (any other exception too, as the
+    provider's failure, rather than the gRPC error Terraform shows as a plugin crash). The
+    state then answered: the prior state (`keep_prior`: a read, update or delete that failed
+    leaves the resource as it was) or none (a create that made nothing)."""
 
     def decorate(operation: F) -> F:
         @functools.wraps(operation)
@@ -151,7 +160,10 @@ def reported(*, keep_prior: bool) -> Callable[[F], F]:
                     return operation(self, ctx, prior, *rest)
                 except ApplicationError as exc:
                     diagnose(ctx, exc)
-                    return prior if keep_prior else None
+                except Exception as exc:  # a bug of ours: said as such, with the traceback in the log
+                    logger.exception("%s failed", ctx.type_name)
+                    ctx.diagnostics.add_error(f"{ctx.type_name}: Atrium's provider failed ({exc!r}).")
+                return prior if keep_prior else None
 
         return cast(F, run)
 

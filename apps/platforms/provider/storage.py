@@ -113,7 +113,7 @@ class VolumeResource(AtriumResource):
 
     @reported(keep_prior=True)
     def update(self, ctx: Any, current: State, planned: State) -> State | None:
-        volume = Volume.objects.get(tenancy=self.tenancy, cloud_id=current["id"])
+        volume = self.row_of(Volume, current["id"])
         try:
             seen = self._attach(volume, planned.get("machine_id"))
         finally:
