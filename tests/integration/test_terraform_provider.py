@@ -10,12 +10,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from apps.clouds.local.seed import local_cloud_seed
 from apps.clouds.models import (
     LocalExternalIp,
     LocalFirewallRule,
     LocalImage,
+    LocalKeyPair,
     LocalMachine,
     LocalSize,
     LocalVolume,
@@ -46,6 +49,7 @@ variable "tenancy" { type = number }
 variable "size" { type = string }
 variable "image" { type = string }
 variable "attach" { type = bool }
+variable "key" { type = string }
 
 provider "atrium" {
   tenancy  = var.tenancy
@@ -56,6 +60,7 @@ resource "atrium_machine" "node" {
   name           = "node"
   size_id        = var.size
   image_id       = var.image
+  ssh_public_key = var.key
   create_timeout = 60
 }
 
@@ -134,7 +139,13 @@ def test_apply_update_replace_destroy(tenancy, terraform):
     cloud = {"cloud_id": tenancy.cloud_id, "project_id": PROJECT}
     small, medium = (LocalSize.objects.get(cloud_id=tenancy.cloud_id, name=n).uid for n in ("small", "medium"))
     image = LocalImage.objects.get(cloud_id=tenancy.cloud_id, name="Debian 12").uid
-    asked = {"tenancy": tenancy.pk, "size": small, "image": image, "attach": True}
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    asked = {"tenancy": tenancy.pk, "size": small, "image": image, "attach": True, "key": key}
 
     terraform("init", "-input=false")
     # What the provider refuses before anything is made: an unknown tenancy, a rule's address not
@@ -157,7 +168,9 @@ def test_apply_update_replace_destroy(tenancy, terraform):
 
     machine = Machine.objects.get(tenancy=tenancy, name="node")
     assert (machine.status, machine.size_name, machine.task) == ("ACTIVE", "small", "")
-    assert LocalMachine.objects.filter(**cloud, uid=machine.cloud_id).exists()
+    assert LocalMachine.objects.filter(**cloud, uid=machine.cloud_id, key_name=machine.key_name).exists()
+    assert machine.key_name.startswith("atrium-")
+    assert LocalKeyPair.objects.filter(**cloud, name=machine.key_name, public_key=key).exists()
     volume = Volume.objects.get(tenancy=tenancy, name="data")
     assert (volume.machine, volume.status, volume.device) == (machine, "IN_USE", "/dev/vdb")
     assert LocalVolume.objects.filter(**cloud, uid=volume.cloud_id, machine__uid=machine.cloud_id).exists()
@@ -178,10 +191,8 @@ def test_apply_update_replace_destroy(tenancy, terraform):
     # Replaced: no cloud resizes a machine here, so a new size is a new machine; the rule is
     # made on it (only made: it was gone), and the volume and the external IP move to it in place.
     asked["size"] = medium
-    plan = terraform("plan", "-input=false", *terraform.vars(**asked))
-    assert "Plan: 2 to add, 2 to change, 1 to destroy." in plan, plan
-    assert not FirewallRule.objects.filter(machine=machine, port_min=8888).exists()
-    terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
+    applied = terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
+    assert "Plan: 2 to add, 2 to change, 1 to destroy." in applied, applied
     new = Machine.objects.get(tenancy=tenancy, name="node")
     assert (new.size_name, new.status) == ("medium", "ACTIVE")
     assert new.cloud_id != machine.cloud_id
@@ -197,8 +208,8 @@ def test_apply_update_replace_destroy(tenancy, terraform):
 
     # In place: the volume is detached (planned as one change, nothing made or destroyed).
     asked["attach"] = False
-    assert "Plan: 0 to add, 1 to change, 0 to destroy." in terraform("plan", "-input=false", *terraform.vars(**asked))
-    terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
+    applied = terraform("apply", "-auto-approve", "-input=false", *terraform.vars(**asked))
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in applied, applied
     volume.refresh_from_db()
     assert (volume.machine, volume.status, volume.device) == (None, "AVAILABLE", "")
     assert LocalVolume.objects.get(**cloud, uid=volume.cloud_id).machine is None
