@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from apps.clouds.local.seed import local_cloud_seed
+from apps.clouds.local.services import local_fault_inject
 from apps.clouds.models import (
     LocalExternalIp,
     LocalFirewallRule,
@@ -214,6 +215,16 @@ def test_apply_update_replace_destroy(tenancy, terraform):
     assert (volume.machine, volume.status, volume.device) == (None, "AVAILABLE", "")
     assert LocalVolume.objects.get(**cloud, uid=volume.cloud_id).machine is None
     assert "No changes." in terraform("plan", "-input=false", *terraform.vars(**asked))
+
+    # The cloud refuses one delete: Terraform says why, keeps the volume in its state, and the
+    # volume's row is left idle (not "deleting" forever); the next destroy finishes the work.
+    local_fault_inject(cloud=tenancy.cloud, operation="volume_delete", kind="error", message="Cinder is down.", times=1)
+    refused = terraform.run("destroy", "-auto-approve", "-input=false", *terraform.vars(**asked))
+    assert refused.returncode == 1
+    assert "atrium_volume: Cinder is down." in refused.stderr
+    volume.refresh_from_db()
+    assert volume.task == ""
+    assert "atrium_volume.data" in terraform("state", "list")
 
     terraform("destroy", "-auto-approve", "-input=false", *terraform.vars(**asked))
     for model in (Machine, Volume, ExternalIp, FirewallRule):

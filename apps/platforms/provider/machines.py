@@ -24,7 +24,7 @@ from apps.machines.jobs.machines import _keypair, _server_create
 from apps.machines.models import Machine, Volume
 from apps.machines.services import machine_observe
 
-from .provider import AtriumResource, State, job_log, reported, settle
+from .provider import AtriumResource, State, idle_after, job_log, reported, settle
 
 S = dto.MachineStatus
 
@@ -138,19 +138,20 @@ class MachineResource(AtriumResource):
     def delete(self, ctx: Any, current: State) -> State | None:
         cloud_id = current["id"]
         machine = self.row(Machine, cloud_id)
-        if machine is not None:
-            task_set(machine, "deleting")
-        try:
-            self.driver.machine_delete(machine_id=cloud_id, pause=time.sleep)
-        except NotFound:
-            pass
-        else:
-            settle(
-                lambda: self._gone(cloud_id),
-                bool,
-                what=f"Deleting {current['name']}",
-                timeout=float(settings.ATRIUM_MACHINE_TIMEOUT),
-            )
+        with idle_after(machine):
+            if machine is not None:
+                task_set(machine, "deleting")
+            try:
+                self.driver.machine_delete(machine_id=cloud_id, pause=time.sleep)
+            except NotFound:
+                pass
+            else:
+                settle(
+                    lambda: self._gone(cloud_id),
+                    bool,
+                    what=f"Deleting {current['name']}",
+                    timeout=float(settings.ATRIUM_MACHINE_TIMEOUT),
+                )
         if machine is not None:
             # As the delete job does: its volumes are left available.
             volumes = list(Volume.objects.filter(machine=machine))

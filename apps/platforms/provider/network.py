@@ -23,7 +23,7 @@ from apps.machines.jobs.ips import ip_observe
 from apps.machines.models import ExternalIp, FirewallRule, Machine
 from apps.machines.services import machine_observe
 
-from .provider import AtriumResource, State, job_log, reported, settle
+from .provider import AtriumResource, State, idle_after, job_log, reported, settle
 
 
 class ExternalIpResource(AtriumResource):
@@ -100,23 +100,19 @@ class ExternalIpResource(AtriumResource):
     @reported(keep_prior=True)
     def update(self, ctx: Any, current: State, planned: State) -> State | None:
         ip = self.row_of(ExternalIp, current["id"])
-        try:
+        with idle_after(ip):
             seen = self._attach(ip, self._cloud(current["id"]), planned.get("machine_id"))
-        finally:
-            task_set(ip, "")
         return planned | _seen(seen)
 
     @reported(keep_prior=True)
     def delete(self, ctx: Any, current: State) -> State | None:
         ip = self.row(ExternalIp, current["id"])
-        try:
+        with idle_after(ip), suppress(NotFound):
             seen = self._cloud(current["id"])
             if ip is not None:
                 self._attach(ip, seen, None)
                 task_set(ip, "releasing")
             self.driver.external_ip_release(ip_id=current["id"])
-        except NotFound:
-            pass
         if ip is not None:
             row_delete(ip)
         return None

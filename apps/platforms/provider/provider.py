@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, TypeVar, cast
 
 from django.conf import settings
@@ -26,6 +26,7 @@ from apps.clouds.base import CloudDriver
 from apps.clouds.errors import NotFound, Timeout
 from apps.clouds.registry import driver_for_tenancy
 from apps.core.errors import ApplicationError
+from apps.core.resources.jobs import clearing_task
 from apps.core.resources.models import CloudResource
 from apps.core.resources.services import row_delete
 from apps.jobs.context import JobContext
@@ -168,6 +169,11 @@ def reported(*, keep_prior: bool) -> Callable[[F], F]:
         return cast(F, run)
 
     return decorate
+
+
+def idle_after(row: CloudResource | None) -> AbstractContextManager[None]:
+    """The row's task cleared when the block ends, however it ends (as the jobs' `clearing_task`)."""
+    return clearing_task(row) if row is not None else nullcontext()
 
 
 def diagnose(ctx: Any, exc: ApplicationError) -> None:

@@ -6,6 +6,7 @@ it was on, attached to the new one. Its name and size cannot change on the cloud
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from apps.machines.jobs.volumes import volume_observe
 from apps.machines.models import VOLUME_SETTLING, Volume
 from apps.machines.services import VOLUME_MAX_GB
 
-from .provider import AtriumResource, PlanState, State, reported, settle, unknown_if_changed
+from .provider import AtriumResource, PlanState, State, idle_after, reported, settle, unknown_if_changed
 
 
 class VolumeResource(AtriumResource):
@@ -114,22 +115,18 @@ class VolumeResource(AtriumResource):
     @reported(keep_prior=True)
     def update(self, ctx: Any, current: State, planned: State) -> State | None:
         volume = self.row_of(Volume, current["id"])
-        try:
+        with idle_after(volume):
             seen = self._attach(volume, planned.get("machine_id"))
-        finally:
-            task_set(volume, "")
         return planned | _seen(seen)
 
     @reported(keep_prior=True)
     def delete(self, ctx: Any, current: State) -> State | None:
         volume = self.row(Volume, current["id"])
-        try:
+        with idle_after(volume), suppress(NotFound):
             if volume is not None:
                 self._attach(volume, None)
                 task_set(volume, "deleting")
             self.driver.volume_delete(volume_id=current["id"])
-        except NotFound:
-            pass
         if volume is not None:
             row_delete(volume)
         return None
