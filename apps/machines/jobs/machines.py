@@ -84,7 +84,7 @@ def _wait_machine(ctx: JobContext, driver: CloudDriver, machine: Machine, what: 
     return settled
 
 
-def _server_create(driver: CloudDriver, machine: Machine, key_name: str | None) -> dto.Machine:
+def server_create(driver: CloudDriver, machine: Machine, key_name: str | None) -> dto.Machine:
     """Ask the cloud for the server (one call on OpenStack), on the project's network and in its
     shared firewall as the catalogue keeps them. They are found (or made) on the cloud, and kept,
     only when the catalogue has none yet, or the cloud no longer has the ones it names."""
@@ -130,7 +130,7 @@ def _key_name(key: SshPublicKey) -> str:
     return f"atrium-{digest}"
 
 
-def _keypair(ctx: JobContext, driver: CloudDriver, key: SshPublicKey) -> str:
+def keypair_ensure(ctx: JobContext, driver: CloudDriver, key: SshPublicKey) -> str:
     name = _key_name(key)
     if any(pair.name == name for pair in driver.keypairs()):
         return name
@@ -183,9 +183,9 @@ def machine_create_job(ctx: JobContext) -> dict[str, Any]:
                         key_id = ctx.job.params.get("ssh_key_id")
                         key = SshPublicKey.objects.filter(pk=key_id).first() if key_id else None
                         if key is not None:
-                            key_name = _keypair(ctx, driver, key)
+                            key_name = keypair_ensure(ctx, driver, key)
                         try:
-                            seen = _server_create(driver, machine, key_name)
+                            seen = server_create(driver, machine, key_name)
                         except CloudError as exc:
                             # Nothing was made: the row says why (and counts for no quota) until deleted or retried.
                             machine.status, machine.fault = S.ERROR, exc.message

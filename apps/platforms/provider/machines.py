@@ -20,7 +20,7 @@ from apps.clouds.base import machine_name_clean
 from apps.clouds.errors import BadInput, CloudError, NotFound
 from apps.core.resources.services import changed, row_delete, task_set
 from apps.machines.jobs.firewall import firewall_read
-from apps.machines.jobs.machines import _keypair, _server_create
+from apps.machines.jobs.machines import keypair_ensure, server_create
 from apps.machines.models import Machine, Volume
 from apps.machines.services import machine_observe
 
@@ -89,8 +89,8 @@ class MachineResource(AtriumResource):
         changed(machine, created=True)
         try:
             key = planned.get("ssh_public_key")
-            key_name = _keypair(job_log(), driver, SshPublicKey(name=name, public_key=key)) if key else None
-            seen = _server_create(driver, machine, key_name)
+            key_name = keypair_ensure(job_log(), driver, SshPublicKey(name=name, public_key=key)) if key else None
+            seen = server_create(driver, machine, key_name)
         except CloudError:
             row_delete(machine)  # nothing was made: no row either
             raise
