@@ -43,6 +43,7 @@ from apps.clouds.models import (
 )
 from apps.jobs.models import CloudWatch, Job, JobLock, JobLogLine, JobStage, TenancySync, WorkerHeartbeat
 from apps.machines.models import ExternalIp, FirewallRule, Machine, Volume
+from apps.platforms.models import PlatformType
 from apps.tenancies.models import Cloud, Membership, Tenancy
 
 T = TypeVar("T")
@@ -232,6 +233,33 @@ class CatalogueFactory(factory.django.DjangoModelFactory[Catalogue]):
         )
     )
     refreshed_at = factory.LazyFunction(timezone.now)
+
+
+# --- platform types ---------------------------------------------------------------------------
+
+
+class PlatformTypeFactory(factory.django.DjangoModelFactory[PlatformType]):
+    """A valid type with one string parameter, offered to no tenancy (pass `available_to_all`
+    or add `tenancies`); `spec` may be given whole (its name is the row's)."""
+
+    class Meta:
+        model = PlatformType
+
+    name = factory.Sequence(lambda n: f"ptype{n}")
+    label = factory.LazyAttribute(lambda o: f"Type {o.name}")
+    version = "1.0.0"
+    description = "A *test* platform type."
+    spec = factory.LazyAttribute(
+        lambda o: {
+            "name": o.name,
+            "label": o.label,
+            "description": o.description,
+            "version": o.version,
+            "parameters": [{"name": "motd", "kind": "string", "default": "hello"}],
+            "services": [],
+            "usage": "",
+        }
+    )
 
 
 # --- jobs ---------------------------------------------------------------------------------------

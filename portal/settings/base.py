@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.clouds",
     "apps.catalogue",
     "apps.machines",
+    "apps.platforms",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -218,6 +219,8 @@ ATRIUM_MACHINE_TIMEOUT = env.int("ATRIUM_MACHINE_TIMEOUT", default=1800)
 # Seconds to wait for the compute API to show an external IP change the network API made.
 ATRIUM_MACHINE_ADDRESS_TIMEOUT = env.int("ATRIUM_MACHINE_ADDRESS_TIMEOUT", default=120)
 ATRIUM_CATALOGUE_MAX_AGE = env.int("ATRIUM_CATALOGUE_MAX_AGE", default=600)
+# Platform types (apps.platforms): one folder per type, each with its platform.yaml.
+ATRIUM_PLATFORM_TYPES_DIR = Path(env.str("ATRIUM_PLATFORM_TYPES_DIR", default=str(BASE_DIR / "terraform")))
 
 # --- Authentication ---------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
@@ -357,6 +360,9 @@ SPECTACULAR_SETTINGS = {
         "JobStageStateEnum": "apps.jobs.models.JobStage.State",
         "MachineStatusEnum": "apps.machines.models.Machine.STATUS_CHOICES",
         "VolumeStatusEnum": "apps.machines.models.Volume.STATUS_CHOICES",
+        "PlatformParameterKindEnum": "apps.platforms.params.KIND_CHOICES",
+        # A machine's console kind keeps its name beside the platform parameters' `kind`.
+        "KindEnum": [("novnc", "novnc"), ("serial", "serial")],
     },
 }
 
