@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.machines.api.urls")),
     path("", include("apps.catalogue.api.urls")),
+    path("", include("apps.platforms.api.urls")),
     # Anything else under /api/v1/ is a JSON 404, never an HTML page.
     path("<path:rest>", api_not_found),
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("tenancies/", include("apps.tenancies.urls")),
     path("tenancies/<int:tenancy_id>/", include("apps.jobs.urls")),
     path("tenancies/<int:tenancy_id>/", include("apps.machines.urls")),
+    path("tenancies/<int:tenancy_id>/", include("apps.platforms.urls")),
     path("operators/", include((operator_urlpatterns, "operators"))),
     # The admin's own password form is replaced: operators sign in on Atrium's sign-in page.
     path("admin/login/", admin_login, name="admin-login"),

@@ -33,6 +33,7 @@ from tests.factories import (
     FirewallRuleFactory,
     MachineFactory,
     MembershipFactory,
+    PlatformTypeFactory,
     SshPublicKeyFactory,
     TenancyFactory,
     UserFactory,
@@ -61,6 +62,7 @@ OWN_PAGES = {
     "api:token-list",
     "api:ssh-key-list",
     "api:tenancy-list",
+    "api:platform-type-list",  # the types offered to the person's own tenancies
 }
 # Operators (staff) only: anyone else is sent to sign in as staff, and sees nothing.
 STAFF_PAGES = {"operators:jobs"}
@@ -84,6 +86,7 @@ class World:
     ip_id: int
     volume_id: int
     rule_id: int
+    ptype_name: str
     marker: str
 
     def client(self) -> Client:
@@ -102,6 +105,7 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "rule_id": lambda w: w.rule_id,
     "key_id": lambda w: w.ssh_key_id,
     "token_key": lambda w: w.token_key,
+    "type_name": lambda w: w.ptype_name,
     "action": lambda w: "stop",
 }
 PK_OF = {
@@ -268,6 +272,10 @@ ROUTES: dict[str, tuple[Call, ...]] = {
     "api:volume-detail": (Call(), Call("delete", 202)),
     "api:volume-attach": (Call("post", 202, json=lambda w: {"machine_id": w.machine_id}),),
     "api:volume-detach": (Call("post", 202, given=attach_volume),),
+    # Platform types: offered to the world's tenancy only.
+    "platforms:type-list": GET,
+    "platforms:type-detail": (Call(), Call("post", form=lambda w: {"motd": f"{w.marker} hello"})),
+    "api:platform-type-detail": GET,
 }
 
 
@@ -299,6 +307,8 @@ def make_world(marker: str) -> World:
     rule = FirewallRuleFactory(machine=machine, cloud_id=ssh.id, protocol=ssh.protocol.value)
     ip = ExternalIpFactory(tenancy=tenancy, cloud_id=f"{marker}-ip", address=IPS[marker], created_by=user)
     volume = VolumeFactory(tenancy=tenancy, name=f"{marker}-volume", cloud_id=f"{marker}-vol")
+    ptype = PlatformTypeFactory(name=f"{marker}_type", label=f"{marker} type")
+    ptype.tenancies.add(tenancy)
     return World(
         user=user,
         tenancy=tenancy,
@@ -309,6 +319,7 @@ def make_world(marker: str) -> World:
         ip_id=ip.pk,
         volume_id=volume.pk,
         rule_id=rule.pk,
+        ptype_name=ptype.name,
         marker=marker,
     )
 
