@@ -44,6 +44,9 @@ def test_filtered_by_one_tenancy(api, types, physics, biology):
     # Another tenancy's: none of its types, not even the shared ones.
     assert api.get(f"/api/v1/platform-types/?tenancy={biology.pk}").json()["results"] == []
     assert api.get("/api/v1/platform-types/?tenancy=x").status_code == 400
+    assert api.get("/api/v1/platform-types/?tenancy=9223372036854775807").json()["results"] == []
+    assert api.get("/api/v1/platform-types/?tenancy=9223372036854775808").status_code == 400
+    assert api.get("/api/v1/platform-types/?tenancy=1.5e200").status_code == 400
 
 
 def test_detail_by_name_and_another_tenancys_type_is_404(api, types):
