@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -23,18 +24,29 @@ from typing import Any
 import jsonschema
 import yaml
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.core.errors import ApplicationError
 
 from .models import PlatformType
 
+logger = logging.getLogger(__name__)
 SCHEMA_PATH = Path(settings.BASE_DIR) / "terraform" / "platform.schema.json"
 SPEC_FILE = "platform.yaml"
 LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 LOGO_MAX_BYTES = 64 * 1024
 #: Parameters a `count_parameter` may name.
 COUNTABLE = {"integer"}
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a date stays the text it is (`date: 2026-12-05` in a changelog)."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 class PlatformTypeInvalid(ApplicationError):
@@ -147,7 +159,7 @@ def platform_type_read(folder: Path) -> Loaded:
     digest = _digest(folder)
     try:
         try:
-            spec = yaml.safe_load(path.read_text())
+            spec = yaml.load(path.read_text(), Loader=_YamlLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark is not None else ""
@@ -205,4 +217,7 @@ def platform_types_current() -> None:
     a removed folder is retired by `manage.py platform_types_sync` only)."""
     stored = dict(PlatformType.objects.values_list("name", "source_digest"))
     if any(stored.get(folder.name) != _digest(folder) for folder in platform_type_folders()):
-        platform_types_sync(retire=False)
+        try:
+            platform_types_sync(retire=False)
+        except IntegrityError:  # another request stored the new type at the same moment
+            logger.info("Platform types were loaded by another request meanwhile.")

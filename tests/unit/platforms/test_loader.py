@@ -89,6 +89,14 @@ def test_a_bad_file_is_refused_naming_the_file_and_the_field(tmp_path, change, f
     assert problem in loaded.error
 
 
+def test_dates_may_be_written_bare(tmp_path):
+    text = yaml.safe_dump({**GOOD, "changelog": [{"version": "1.0", "notes": "First."}]})
+    path = write(tmp_path, "lab", None, text=text.replace("notes:", "date: 2026-12-05\n  notes:"))
+    spec = platform_type_read(path.parent).spec
+    assert spec is not None
+    assert spec["changelog"] == [{"version": "1.0", "date": "2026-12-05", "notes": "First."}]
+
+
 def test_a_file_that_is_not_yaml_is_refused_with_its_line(tmp_path):
     path = write(tmp_path, "lab", None, text="name: lab\nlabel: [unclosed\n")
     assert platform_type_read(path.parent).error.startswith(f"{path}: line 3: Not YAML")
