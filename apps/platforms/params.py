@@ -193,11 +193,11 @@ BOOLEANS = {"boolean", "external_ip"}
 
 
 def _default(param: Param, catalogue: Catalogue | None) -> Any:
-    """The declared default, cleaned (a size's name becomes its id); None if it does not
-    fit this tenancy (say, no such image here): then the person must choose (an external IP
-    by default on a cloud that has none is simply not asked for)."""
+    """The declared default, cleaned (a size's name becomes its id; a boolean without one is
+    false); None if it does not fit this tenancy (say, no such image here): then the person
+    must choose (an external IP by default on a cloud that has none is simply not asked for)."""
     if "default" not in param:
-        return None
+        return False if param["kind"] in BOOLEANS else None
     try:
         return KINDS[param["kind"]](param, param["default"], catalogue)
     except _Refused:

@@ -62,6 +62,8 @@ def test_boolean_from_json_or_form(physics):
     assert platform_params_clean(ptype, {"gpu": "false"}, tenancy=physics) == {"gpu": False}
     assert platform_params_clean(ptype, {}, tenancy=physics) == {"gpu": False}
     assert refused(ptype, {"gpu": "maybe"}, physics) == {"gpu": ["Enter true or false."]}
+    without_default = make_type([{"name": "gpu", "kind": "boolean"}], name="other")
+    assert platform_params_clean(without_default, {}, tenancy=physics) == {"gpu": False}
 
 
 def test_choice_is_one_of_its_options(physics):
