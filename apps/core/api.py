@@ -135,6 +135,7 @@ class ApiRootView(APIView):
                 "links": {
                     "me": link("api:me"),
                     "tenancies": link("api:tenancy-list"),
+                    "platform-types": link("api:platform-type-list"),
                     "schema": link("api:schema"),
                     "docs": link("api:docs"),
                 },

@@ -20,6 +20,7 @@ def test_api_root_lists_the_collections(client: Client):
     assert response.status_code == 200
     links = response.json()["links"]
     assert links["tenancies"].endswith("/api/v1/tenancies/")
+    assert links["platform-types"].endswith("/api/v1/platform-types/")
     assert links["schema"].endswith("/api/v1/schema/")
 
 
