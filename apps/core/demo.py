@@ -11,6 +11,8 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.clouds.local.seed import local_cloud_seed
+from apps.platforms.loader import platform_types_sync
+from apps.platforms.models import PlatformType
 from apps.tenancies.models import Cloud, Membership, Tenancy
 from apps.tenancies.services import membership_set, tenancy_create
 
@@ -77,4 +79,17 @@ def demo_load() -> list[str]:
         if demo.tenancy and not Membership.objects.filter(user=user, tenancy=tenancies[demo.tenancy]).exists():
             membership_set(tenancy=tenancies[demo.tenancy], user=user)
             created.append(f"membership {demo.username} in {demo.tenancy}")
+    created += _platform_types_offer(list(tenancies.values()))
     return created
+
+
+def _platform_types_offer(tenancies: list[Tenancy]) -> list[str]:
+    """Load the platform types and offer those new to this database to the demo tenancies
+    (a type an operator has since taken away stays away)."""
+    known = set(PlatformType.objects.values_list("name", flat=True))
+    platform_types_sync(retire=False)
+    offered = []
+    for ptype in PlatformType.objects.filter(valid=True).exclude(name__in=known):
+        ptype.tenancies.add(*tenancies)
+        offered.append(f"platform type {ptype.name} for {', '.join(t.name for t in tenancies)}")
+    return offered

@@ -3,6 +3,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
 from apps.accounts.models import User
+from apps.platforms.models import PlatformType
 from apps.tenancies.models import Membership
 
 
@@ -16,6 +17,18 @@ def test_demo_users_can_sign_in_and_see_their_tenancy():
     operator = User.objects.get(username="operator")
     assert operator.is_staff
     assert not Membership.objects.filter(user=operator).exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_tenancies_may_use_the_repositorys_platform_types_until_an_operator_says_otherwise():
+    call_command("load_demo")
+    client = Client()
+    assert client.login(username="biologist", password="biologist")
+    tenancy = Membership.objects.get(user__username="biologist").tenancy
+    assert "Linux workstation" in client.get(f"/tenancies/{tenancy.pk}/platform-types/").content.decode()
+    PlatformType.objects.get(name="workstation").tenancies.remove(tenancy)
+    call_command("load_demo")
+    assert "Linux workstation" not in client.get(f"/tenancies/{tenancy.pk}/platform-types/").content.decode()
 
 
 @pytest.mark.django_db
