@@ -9,10 +9,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api(physicist) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(physicist)
-    return client
+def api(physicist_client):
+    """The physicist, signed in (tests/conftest.py): the API takes the session too."""
+    return physicist_client
 
 
 @pytest.fixture
